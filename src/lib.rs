@@ -1,0 +1,18 @@
+//! clinitag: biomedical named-entity recognition and SNOMED CT normalization for Spanish
+//! clinical and English biomedical text, built to run inside the browser.
+//!
+//! The crate is organised by concern: [`text`] (tokens, sentences, offsets), [`tagging`]
+//! (BIO, BIOES and BMEWO-V schemes), [`models`] (taggers), [`formats`] (BRAT, CoNLL, JSON,
+//! PharmaCoNER TSV), and [`eval`] (the official PharmaCoNER scorer and conlleval). The
+//! command line in `src/main.rs` and the wasm bindings only translate to and from these.
+
+pub mod document;
+pub mod error;
+pub mod eval;
+pub mod formats;
+pub mod models;
+pub mod tagging;
+pub mod text;
+
+pub use document::{Document, Entity};
+pub use error::{Error, Result};
