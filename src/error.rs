@@ -17,10 +17,10 @@ pub enum Error {
     /// A model file that is corrupt, truncated or of another kind.
     #[error("cannot load model: {0}")]
     Model(String),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -34,10 +34,10 @@ impl Error {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

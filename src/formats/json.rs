@@ -52,7 +52,7 @@ pub fn to_json(document: &Document, unit: OffsetUnit) -> JsonDocument {
             concepts: entity.concepts.clone(),
         })
         .collect();
-    entities.sort_by(|a, b| (a.start, a.end).cmp(&(b.start, b.end)));
+    entities.sort_by_key(|e| (e.start, e.end));
     JsonDocument {
         id: document.id.clone(),
         offsets: unit_name(unit).to_string(),

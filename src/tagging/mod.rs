@@ -297,13 +297,6 @@ fn write_span(tags: &mut [Tag], span: &TokenSpan, with_end: bool) {
 mod tests {
     use super::*;
 
-    fn tags(scheme: Scheme, text: &str) -> Vec<Tag> {
-        let _ = scheme;
-        text.split_whitespace()
-            .map(|t| Tag::parse(t).unwrap())
-            .collect()
-    }
-
     fn formatted(scheme: Scheme, encoding: &Encoding) -> String {
         encoding
             .tags
@@ -337,16 +330,12 @@ mod tests {
     #[test]
     fn parses_and_formats_every_spelling() {
         for text in ["O", "B-X", "I-X", "E-X", "S-X", "V-X"] {
-            assert_eq!(
-                Scheme::Bioes.format(&Tag::parse(text).unwrap()),
-                text.replace('V', "V")
-            );
+            assert_eq!(Scheme::Bioes.format(&Tag::parse(text).unwrap()), text);
         }
         assert_eq!(Scheme::Bmewov.format(&Tag::parse("S-X").unwrap()), "W-X");
         assert_eq!(Scheme::Bmewov.format(&Tag::parse("I-X").unwrap()), "M-X");
         assert!(Tag::parse("X-foo").is_err());
         assert!(Tag::parse("B-").is_err());
         assert_eq!(Scheme::Bmewov.tag_set(&["A".into()]).len(), 6);
-        assert_eq!(tags(Scheme::Bio, "B-X O").len(), 2);
     }
 }

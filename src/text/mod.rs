@@ -3,10 +3,12 @@
 //! Everything downstream (tagging schemes, models, formats) refers to text through the byte
 //! spans produced here, so an entity always maps back to the exact characters it came from.
 
+mod fold;
 mod offsets;
 mod sentences;
 mod tokenize;
 
+pub use fold::fold;
 pub use offsets::{OffsetMap, OffsetUnit};
 pub use sentences::split_sentences;
 pub use tokenize::{tokenize, Token};

@@ -1,0 +1,138 @@
+//! Loading inputs and models for the subcommands.
+
+use anyhow::{bail, Context, Result};
+use clinitag::formats::{conll, corpus};
+use clinitag::models::{self, Tagger};
+use clinitag::text::Segmentation;
+use clinitag::Document;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// What a path holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// A folder of .txt files is BRAT, a .tsv/.conll/.iob file CoNLL, anything else plain text.
+    Auto,
+    Text,
+    Brat,
+    Conll,
+}
+
+/// Documents with their segmentation; CoNLL documents keep their given tokens.
+pub struct Corpus {
+    pub format: InputFormat,
+    pub documents: Vec<(Document, Segmentation)>,
+    /// CoNLL input, kept to write predictions back onto the same tokens.
+    pub conll: Option<Vec<conll::ConllSentence>>,
+}
+
+pub fn resolve_format(path: &Path, format: InputFormat) -> InputFormat {
+    if format != InputFormat::Auto {
+        return format;
+    }
+    if path.is_dir() {
+        InputFormat::Brat
+    } else if path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "tsv" | "conll" | "iob" | "bio" | "iobes"))
+    {
+        InputFormat::Conll
+    } else {
+        InputFormat::Text
+    }
+}
+
+/// Reads a path (or `-` for standard input text) as documents.
+pub fn read(path: &Path, format: InputFormat) -> Result<Corpus> {
+    let format = resolve_format(path, format);
+    let mut corpus = Corpus {
+        format,
+        documents: Vec::new(),
+        conll: None,
+    };
+    match format {
+        InputFormat::Brat => {
+            let (documents, warnings) = corpus::read_brat_dir(path)?;
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            corpus.documents = documents
+                .into_iter()
+                .map(|d| {
+                    let segmentation = Segmentation::of(&d.text);
+                    (d, segmentation)
+                })
+                .collect();
+        }
+        InputFormat::Conll => {
+            let name = path.display().to_string();
+            let sentences = conll::parse_conll(&corpus::read_to_string(path)?, &name)?;
+            if sentences.is_empty() {
+                bail!("{name}: no tokens in this CoNLL file");
+            }
+            corpus
+                .documents
+                .push(conll::to_document(&corpus::stem(path), &sentences));
+            corpus.conll = Some(sentences);
+        }
+        InputFormat::Text | InputFormat::Auto => {
+            let (id, text) = if path.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .context("reading standard input")?;
+                ("stdin".to_string(), text)
+            } else {
+                (corpus::stem(path), corpus::read_to_string(path)?)
+            };
+            let segmentation = Segmentation::of(&text);
+            corpus
+                .documents
+                .push((Document::new(id, text), segmentation));
+        }
+    }
+    Ok(corpus)
+}
+
+/// The shipped model for a language: `models/dictionary-<lang>.json` in the current folder
+/// or in the source tree this binary was built from.
+pub fn default_model(language: &str) -> Result<PathBuf> {
+    let name = format!("models/dictionary-{language}.json");
+    let candidates = [
+        PathBuf::from(&name),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(&name),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| format!("no model given and {name} not found; pass --model FILE"))
+}
+
+pub fn load_model(path: &Path) -> Result<Box<dyn Tagger + Send + Sync>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
+    models::load(&bytes).with_context(|| format!("loading model {}", path.display()))
+}
+
+pub fn progress(len: usize, message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    bar
+}
+
+/// Tags every document in place, with a progress bar on long runs.
+pub fn tag_all(model: &dyn Tagger, documents: &mut [(Document, Segmentation)]) {
+    let bar = progress(documents.len(), "tagging");
+    for (document, segmentation) in documents.iter_mut() {
+        document.entities = model.tag(&document.text, segmentation);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,148 @@
+use super::corpus::{self, InputFormat};
+use anyhow::{bail, Context, Result};
+use clinitag::formats::conll::{write_conll, ConllSentence};
+use clinitag::formats::corpus::{write, write_brat_dir};
+use clinitag::formats::json::to_json;
+use clinitag::tagging::{align_entities, Scheme};
+use clinitag::text::{OffsetUnit, Segmentation};
+use clinitag::Document;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON document (or an array of them): entities with start, end, type, text, score, concepts.
+    Json,
+    /// A folder with <doc>.txt, <doc>.ann (AnnotatorNotes hold concept ids) and <doc>.tsv (subtrack 2).
+    Brat,
+    /// token<TAB>tag lines, a blank line between sentences.
+    Conll,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Offsets {
+    /// Unicode characters (Python, BRAT).
+    Char,
+    /// UTF-16 code units (JavaScript).
+    Utf16,
+    /// UTF-8 bytes.
+    Byte,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A .txt file, a folder of .txt files (BRAT), a CoNLL file (.tsv, .conll), or - for standard input.
+    input: PathBuf,
+    /// Where to write: a folder for BRAT output, a file otherwise (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output format [default: brat for a folder, conll for CoNLL input, json otherwise].
+    #[arg(short, long, value_enum)]
+    format: Option<OutputFormat>,
+    /// How to read the input.
+    #[arg(long, value_enum, default_value = "auto")]
+    input_format: InputFormat,
+    /// Model file [default: models/dictionary-<lang>.json].
+    #[arg(short, long)]
+    model: Option<PathBuf>,
+    /// Language of the text, which picks the default model.
+    #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
+    lang: String,
+    /// Offset unit in JSON output.
+    #[arg(long, value_enum, default_value = "char")]
+    offsets: Offsets,
+    /// Tagging scheme of CoNLL output: bio (IOB2, what conlleval reads), bioes or bmewov.
+    #[arg(long, default_value = "bio")]
+    scheme: Scheme,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let model_path = match args.model {
+        Some(path) => path,
+        None => corpus::default_model(&args.lang)?,
+    };
+    let model = corpus::load_model(&model_path)?;
+    let mut input = corpus::read(&args.input, args.input_format)?;
+    corpus::tag_all(model.as_ref(), &mut input.documents);
+
+    let format = args.format.unwrap_or(match input.format {
+        InputFormat::Brat => OutputFormat::Brat,
+        InputFormat::Conll => OutputFormat::Conll,
+        _ => OutputFormat::Json,
+    });
+    let output = match format {
+        OutputFormat::Brat => {
+            let Some(dir) = &args.output else {
+                bail!("BRAT output is a folder: pass --output DIR");
+            };
+            let documents: Vec<_> = input.documents.into_iter().map(|(d, _)| d).collect();
+            write_brat_dir(dir, &documents)?;
+            for document in &documents {
+                write(&dir.join(format!("{}.txt", document.id)), &document.text)?;
+            }
+            let entities: usize = documents.iter().map(|d| d.entities.len()).sum();
+            eprintln!(
+                "tagged {} documents, {entities} entities, into {}",
+                documents.len(),
+                dir.display()
+            );
+            return Ok(());
+        }
+        OutputFormat::Json => {
+            let unit = match args.offsets {
+                Offsets::Char => OffsetUnit::Char,
+                Offsets::Utf16 => OffsetUnit::Utf16,
+                Offsets::Byte => OffsetUnit::Byte,
+            };
+            let mut documents: Vec<_> = input
+                .documents
+                .iter()
+                .map(|(d, _)| to_json(d, unit))
+                .collect();
+            let json = if documents.len() == 1 {
+                serde_json::to_string_pretty(&documents.remove(0))
+            } else {
+                serde_json::to_string_pretty(&documents)
+            };
+            json.context("writing JSON")? + "\n"
+        }
+        OutputFormat::Conll => {
+            let sentences = conll_sentences(&input.documents, args.scheme);
+            if let Some(given) = &input.conll {
+                // CoNLL input is never re-tokenized: the same tokens come back, one tag each.
+                debug_assert!(given
+                    .iter()
+                    .zip(&sentences)
+                    .all(|(g, s)| g.tokens == s.tokens));
+            }
+            write_conll(&sentences)
+        }
+    };
+    match &args.output {
+        Some(path) => write(path, &output)?,
+        None => print!("{output}"),
+    }
+    Ok(())
+}
+
+/// Every sentence of the tagged documents as CoNLL tokens with tags in `scheme`.
+pub fn conll_sentences(
+    documents: &[(Document, Segmentation)],
+    scheme: Scheme,
+) -> Vec<ConllSentence> {
+    let mut sentences = Vec::new();
+    for (document, segmentation) in documents {
+        let (aligned, _) = align_entities(segmentation, &document.entities);
+        for sentence in aligned {
+            let tokens = &segmentation.tokens[sentence.tokens.clone()];
+            let encoding = scheme.encode(tokens.len(), &sentence.spans);
+            sentences.push(ConllSentence {
+                tokens: tokens
+                    .iter()
+                    .map(|t| t.text(&document.text).to_string())
+                    .collect(),
+                tags: encoding.tags.iter().map(|t| scheme.format(t)).collect(),
+            });
+        }
+    }
+    sentences
+}

@@ -1,0 +1,126 @@
+use super::corpus::{self, InputFormat};
+use anyhow::{bail, Context, Result};
+use clinitag::eval::pharmaconer::{score_indexing, score_ner, MissingDocuments};
+use clinitag::eval::Report;
+use clinitag::formats::brat::{parse_ann, write_ann, BratEntity};
+use clinitag::formats::corpus::{read_ann_dir, read_tsv_dir};
+use clinitag::models::{DictionaryTagger, Tagger};
+use clinitag::tagging::Scheme;
+use clinitag::Document;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arch {
+    /// Longest match of the training mentions (the baseline).
+    Dictionary,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model architecture.
+    #[arg(long, value_enum, default_value = "dictionary")]
+    arch: Arch,
+    /// Language the model is for.
+    #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
+    lang: String,
+    /// Training data: BRAT folders or CoNLL files (repeat for several).
+    #[arg(long, required = true)]
+    train: Vec<PathBuf>,
+    /// Development data to report scores on: a BRAT folder (PharmaCoNER split or subtrack1) or a CoNLL file.
+    #[arg(long)]
+    dev: Option<PathBuf>,
+    /// Where to write the model.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Dictionary: keep mentions annotated in at least this share of their occurrences.
+    #[arg(long, default_value_t = 0.15)]
+    min_precision: f32,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut training = Vec::new();
+    for path in &args.train {
+        let corpus = corpus::read(path, InputFormat::Auto)?;
+        if corpus.format == InputFormat::Text {
+            bail!(
+                "{}: training data must be a BRAT folder or a CoNLL file",
+                path.display()
+            );
+        }
+        training.extend(corpus.documents);
+    }
+    let Arch::Dictionary = args.arch;
+    let started = std::time::Instant::now();
+    let model = DictionaryTagger::train(&args.lang, &training, args.min_precision);
+    let bytes = model.to_bytes();
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "trained a dictionary of {} mentions from {} documents in {:.1}s; wrote {} ({} bytes)",
+        model.len(),
+        training.len(),
+        started.elapsed().as_secs_f64(),
+        args.output.display(),
+        bytes.len()
+    );
+    if let Some(dev) = &args.dev {
+        for report in evaluate(&model, dev)? {
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+/// Scores a model on a development set: official PharmaCoNER rules for BRAT, conlleval for CoNLL.
+pub fn evaluate(model: &dyn Tagger, dev: &std::path::Path) -> Result<Vec<Report>> {
+    let ann_dir = if dev.join("subtrack1").is_dir() {
+        dev.join("subtrack1")
+    } else {
+        dev.to_path_buf()
+    };
+    let mut corpus = corpus::read(&ann_dir, InputFormat::Auto)?;
+    let gold_conll = corpus.conll.clone();
+    corpus::tag_all(model, &mut corpus.documents);
+    if let Some(gold) = gold_conll {
+        let predicted = super::tag::conll_sentences(&corpus.documents, Scheme::Bio);
+        return Ok(vec![
+            clinitag::eval::conll::score(&gold, &predicted)?.entities,
+        ]);
+    }
+    let gold = read_ann_dir(&ann_dir)?;
+    let predicted: BTreeMap<String, Vec<BratEntity>> = corpus
+        .documents
+        .iter()
+        .map(|(d, _)| Ok((d.id.clone(), as_brat(d)?)))
+        .collect::<Result<_>>()?;
+    let mut reports = vec![score_ner(&gold, &predicted, MissingDocuments::Error)?];
+    let tsv_dir = dev.join("subtrack2");
+    if tsv_dir.is_dir() {
+        let codes = predicted
+            .iter()
+            .map(|(id, entities)| {
+                (
+                    id.clone(),
+                    entities.iter().flat_map(|e| e.notes.clone()).collect(),
+                )
+            })
+            .collect();
+        reports.push(score_indexing(
+            &read_tsv_dir(&tsv_dir)?,
+            &gold,
+            &codes,
+            MissingDocuments::Error,
+        )?);
+    }
+    Ok(reports)
+}
+
+/// A tagged document as the scorer reads it back from the `.ann` file `tag` would write.
+fn as_brat(document: &Document) -> Result<Vec<BratEntity>> {
+    Ok(parse_ann(&write_ann(document), &document.id)?)
+}

@@ -1,0 +1,233 @@
+//! The `clinitag` command line end to end, on real PharmaCoNER and BC5CDR files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data() -> PathBuf {
+    std::env::var_os("CLINITAG_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+fn clinitag(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clinitag"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("clinitag runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = clinitag(args);
+    assert!(
+        output.status.success(),
+        "clinitag {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let output = clinitag(args);
+    assert!(!output.status.success(), "clinitag {args:?} should fail");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+/// Copies the first `n` documents (.txt + .ann) of a PharmaCoNER split's subtrack1 into `dir`.
+fn sample(split: &str, n: usize, dir: &Path) -> Vec<String> {
+    let source = data().join("pharmaconer").join(split).join("subtrack1");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    names.sort();
+    std::fs::create_dir_all(dir).unwrap();
+    names
+        .iter()
+        .take(n)
+        .map(|txt| {
+            let stem = txt.file_stem().unwrap().to_str().unwrap().to_string();
+            std::fs::copy(txt, dir.join(format!("{stem}.txt"))).unwrap();
+            std::fs::copy(txt.with_extension("ann"), dir.join(format!("{stem}.ann"))).unwrap();
+            stem
+        })
+        .collect()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn tags_a_clinical_case_with_exact_char_and_utf16_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let stem = &sample("dev", 1, dir.path())[0];
+    let file = dir.path().join(format!("{stem}.txt"));
+    // Prepend astral and zero-width characters so char and UTF-16 offsets differ.
+    let text = format!("🧪\u{200b} {}", std::fs::read_to_string(&file).unwrap());
+    std::fs::write(&file, &text).unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    let utf16: Vec<u16> = text.encode_utf16().collect();
+
+    let json: serde_json::Value = serde_json::from_str(&ok(&["tag", path(&file)])).unwrap();
+    let entities = json["entities"].as_array().unwrap();
+    assert!(
+        !entities.is_empty(),
+        "the baseline finds drugs in a real case"
+    );
+    for entity in entities {
+        let (start, end) = (
+            entity["start"].as_u64().unwrap() as usize,
+            entity["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            chars[start..end].iter().collect::<String>(),
+            entity["text"].as_str().unwrap()
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["tag", "--offsets", "utf16", path(&file)])).unwrap();
+    assert_eq!(json["offsets"], "utf16");
+    for entity in json["entities"].as_array().unwrap() {
+        let (start, end) = (
+            entity["start"].as_u64().unwrap() as usize,
+            entity["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            String::from_utf16(&utf16[start..end]).unwrap(),
+            entity["text"].as_str().unwrap()
+        );
+    }
+}
+
+#[test]
+fn tags_a_brat_folder_and_scores_it_with_the_official_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let gold = dir.path().join("gold");
+    let predicted = dir.path().join("predicted");
+    let stems = sample("dev", 5, &gold);
+    ok(&["tag", path(&gold), "-o", path(&predicted)]);
+    for stem in &stems {
+        for ext in ["txt", "ann", "tsv"] {
+            assert!(
+                predicted.join(format!("{stem}.{ext}")).is_file(),
+                "{stem}.{ext} written"
+            );
+        }
+    }
+    let scores: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", path(&gold), path(&predicted), "--json"])).unwrap();
+    let ner = &scores[0]["overall"];
+    assert_eq!(scores[0]["documents"], 5);
+    assert!(ner["tp"].as_u64().unwrap() > 0);
+    // Gold against itself is perfect, UNCLEAR excluded.
+    let perfect: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", path(&gold), path(&gold), "--json"])).unwrap();
+    assert_eq!(perfect[0]["overall"]["fp"], 0);
+    assert_eq!(perfect[0]["overall"]["fn_"], 0);
+
+    // A gold document without prediction is refused, as the official scorer does.
+    std::fs::remove_file(predicted.join(format!("{}.ann", stems[0]))).unwrap();
+    assert!(fails(&["eval", path(&gold), path(&predicted)]).contains("--missing-as-empty"));
+    ok(&["eval", path(&gold), path(&predicted), "--missing-as-empty"]);
+}
+
+#[test]
+fn scores_the_full_dev_set_for_both_subtasks() {
+    let dev = data().join("pharmaconer/dev");
+    let out = tempfile::tempdir().unwrap();
+    ok(&["tag", path(&dev.join("subtrack1")), "-o", path(out.path())]);
+    let scores: serde_json::Value =
+        serde_json::from_str(&ok(&["eval", path(&dev), path(out.path()), "--json"])).unwrap();
+    assert_eq!(
+        scores.as_array().unwrap().len(),
+        2,
+        "NER and concept indexing"
+    );
+    for report in scores.as_array().unwrap() {
+        assert_eq!(report["documents"], 250);
+        let o = &report["overall"];
+        let (tp, fp, fn_) = (
+            o["tp"].as_f64().unwrap(),
+            o["fp"].as_f64().unwrap(),
+            o["fn_"].as_f64().unwrap(),
+        );
+        let f1 = 2.0 * tp / (2.0 * tp + fp + fn_);
+        // The shipped dictionary baseline (trained on train only) sits well above chance.
+        assert!(f1 > 0.7, "{} F1 {f1}", report["title"]);
+    }
+}
+
+#[test]
+fn keeps_conll_tokens_and_writes_one_tag_per_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let devel = std::fs::read_to_string(data().join("bc5cdr/devel.tsv")).unwrap();
+    let head: String = devel.lines().take(400).map(|l| format!("{l}\n")).collect();
+    let gold = dir.path().join("gold.tsv");
+    std::fs::write(&gold, &head).unwrap();
+    let predicted = dir.path().join("predicted.tsv");
+    ok(&["tag", "--lang", "en", path(&gold), "-o", path(&predicted)]);
+    let written = std::fs::read_to_string(&predicted).unwrap();
+    let tokens = |s: &str| {
+        s.lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tokens(written.trim_end()), tokens(head.trim_end()));
+    let report = ok(&["eval", path(&gold), path(&predicted)]);
+    assert!(
+        report.contains("Chemical") && report.contains("token accuracy"),
+        "{report}"
+    );
+}
+
+#[test]
+fn trains_a_model_on_tiny_data_and_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train");
+    let dev = dir.path().join("dev");
+    sample("train", 20, &train);
+    sample("dev", 3, &dev);
+    let model = dir.path().join("model.json");
+    let report = ok(&[
+        "train",
+        "--train",
+        path(&train),
+        "--dev",
+        path(&dev),
+        "-o",
+        path(&model),
+    ]);
+    assert!(report.contains("subtask 1"), "{report}");
+    let text = dir.path().join("note.txt");
+    std::fs::write(&text, "").unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["tag", "--model", path(&model), path(&text)])).unwrap();
+    assert_eq!(
+        json["entities"].as_array().unwrap().len(),
+        0,
+        "empty text, no entities"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_failing_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(fails(&["tag", "no/such/file.txt"]).contains("no/such/file.txt"));
+    let corrupt = dir.path().join("corrupt.json");
+    std::fs::write(
+        &corrupt,
+        b"{\"format\": \"clinitag-dictionary\", \"version\": 1",
+    )
+    .unwrap();
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "Paracetamol 1 g").unwrap();
+    assert!(fails(&["tag", "--model", path(&corrupt), path(&note)]).contains("cannot load model"));
+    assert!(fails(&["tag", "--model", path(&note), path(&note)]).contains("not a clinitag model"));
+    assert!(fails(&["tag", "--format", "brat", path(&note)]).contains("--output"));
+    let bad_conll = dir.path().join("bad.tsv");
+    std::fs::write(&bad_conll, "a\tO\nb\tQ-X\n").unwrap();
+    assert!(fails(&["tag", "--lang", "en", path(&bad_conll)]).contains("line 2"));
+    assert!(fails(&["eval", path(&note), path(dir.path())]).contains("both"));
+}
