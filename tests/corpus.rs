@@ -3,7 +3,7 @@
 //! give the gold entities back.
 
 use clinitag::eval::encoding::{boundary_coverage, round_trip};
-use clinitag::formats::corpus::read_brat_dir;
+use clinitag::formats::corpus::{read_brat_dir, Annotations};
 use clinitag::tagging::Scheme;
 use clinitag::Document;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ fn pharmaconer_train_and_dev() -> Vec<Document> {
     let mut documents = Vec::new();
     for split in ["train", "dev"] {
         let dir = data_dir().join("pharmaconer").join(split).join("subtrack1");
-        let (mut docs, _) = read_brat_dir(&dir)
+        let (mut docs, _) = read_brat_dir(&dir, Annotations::Read)
             .unwrap_or_else(|e| panic!("PharmaCoNER data is needed for this test: {e}"));
         documents.append(&mut docs);
     }

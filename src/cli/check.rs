@@ -1,6 +1,7 @@
 use super::corpus::{self, InputFormat};
 use anyhow::{bail, Result};
 use clinitag::eval::encoding::{boundary_coverage, round_trip};
+use clinitag::formats::corpus::Annotations;
 use clinitag::tagging::Scheme;
 use std::path::PathBuf;
 
@@ -17,7 +18,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut documents = Vec::new();
     for folder in &args.folders {
-        let corpus = corpus::read(folder, InputFormat::Auto)?;
+        let corpus = corpus::read(folder, InputFormat::Auto, Annotations::Read)?;
         if corpus.format != InputFormat::Brat {
             bail!("{}: expected a BRAT folder", folder.display());
         }

@@ -1,6 +1,7 @@
 //! Loading inputs and models for the subcommands.
 
 use anyhow::{bail, Context, Result};
+use clinitag::formats::corpus::Annotations;
 use clinitag::formats::{conll, corpus};
 use clinitag::models::{self, Tagger};
 use clinitag::text::Segmentation;
@@ -43,8 +44,9 @@ pub fn resolve_format(path: &Path, format: InputFormat) -> InputFormat {
     }
 }
 
-/// Reads a path (or `-` for standard input text) as documents.
-pub fn read(path: &Path, format: InputFormat) -> Result<Corpus> {
+/// Reads a path (or `-` for standard input text) as documents; a BRAT folder's `.ann`
+/// files are read only when `annotations` asks for them.
+pub fn read(path: &Path, format: InputFormat, annotations: Annotations) -> Result<Corpus> {
     let format = resolve_format(path, format);
     let mut corpus = Corpus {
         format,
@@ -53,7 +55,7 @@ pub fn read(path: &Path, format: InputFormat) -> Result<Corpus> {
     };
     match format {
         InputFormat::Brat => {
-            let (documents, warnings) = corpus::read_brat_dir(path)?;
+            let (documents, warnings) = corpus::read_brat_dir(path, annotations)?;
             for warning in warnings {
                 eprintln!("warning: {warning}");
             }

@@ -1,6 +1,7 @@
 use super::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
 use clinitag::formats::conll::{write_conll, ConllSentence};
+use clinitag::formats::corpus::Annotations;
 use clinitag::formats::corpus::{write, write_brat_dir};
 use clinitag::formats::json::to_json;
 use clinitag::tagging::{align_entities, Scheme};
@@ -61,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
         None => corpus::default_model(&args.lang)?,
     };
     let model = corpus::load_model(&model_path)?;
-    let mut input = corpus::read(&args.input, args.input_format)?;
+    let mut input = corpus::read(&args.input, args.input_format, Annotations::Ignore)?;
     corpus::tag_all(model.as_ref(), &mut input.documents);
 
     let format = args.format.unwrap_or(match input.format {

@@ -3,6 +3,7 @@ use anyhow::{bail, Context, Result};
 use clinitag::eval::pharmaconer::{score_indexing, score_ner, MissingDocuments};
 use clinitag::eval::Report;
 use clinitag::formats::brat::{parse_ann, write_ann, BratEntity};
+use clinitag::formats::corpus::Annotations;
 use clinitag::formats::corpus::{read_ann_dir, read_tsv_dir};
 use clinitag::models::{DictionaryTagger, Tagger};
 use clinitag::tagging::Scheme;
@@ -41,7 +42,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut training = Vec::new();
     for path in &args.train {
-        let corpus = corpus::read(path, InputFormat::Auto)?;
+        let corpus = corpus::read(path, InputFormat::Auto, Annotations::Read)?;
         if corpus.format == InputFormat::Text {
             bail!(
                 "{}: training data must be a BRAT folder or a CoNLL file",
@@ -83,7 +84,7 @@ pub fn evaluate(model: &dyn Tagger, dev: &std::path::Path) -> Result<Vec<Report>
     } else {
         dev.to_path_buf()
     };
-    let mut corpus = corpus::read(&ann_dir, InputFormat::Auto)?;
+    let mut corpus = corpus::read(&ann_dir, InputFormat::Auto, Annotations::Ignore)?;
     let gold_conll = corpus.conll.clone();
     corpus::tag_all(model, &mut corpus.documents);
     if let Some(gold) = gold_conll {

@@ -36,9 +36,18 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A BRAT folder: every `<doc>.txt`, with the entities of `<doc>.ann` when it exists.
-/// Mentions whose text differs from their offsets are kept and returned as warnings.
-pub fn read_brat_dir(dir: &Path) -> Result<(Vec<Document>, Vec<String>)> {
+/// Whether to read the `.ann` files beside the texts of a BRAT folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Annotations {
+    Read,
+    /// Texts only, as for tagging: gold files present in the folder are not even opened.
+    Ignore,
+}
+
+/// A BRAT folder: every `<doc>.txt`, with the entities of `<doc>.ann` when it exists and
+/// `annotations` asks for them. Mentions whose text differs from their offsets are kept and
+/// returned as warnings.
+pub fn read_brat_dir(dir: &Path, annotations: Annotations) -> Result<(Vec<Document>, Vec<String>)> {
     let texts = files_with_extension(dir, "txt")?;
     if texts.is_empty() {
         return Err(Error::Invalid(format!(
@@ -52,12 +61,12 @@ pub fn read_brat_dir(dir: &Path) -> Result<(Vec<Document>, Vec<String>)> {
         let id = stem(&path);
         let text = read_to_string(&path)?;
         let ann_path = path.with_extension("ann");
-        let annotations = if ann_path.exists() {
+        let entities = if annotations == Annotations::Read && ann_path.exists() {
             brat::parse_ann(&read_to_string(&ann_path)?, &ann_path.display().to_string())?
         } else {
             Vec::new()
         };
-        let (document, mismatches) = brat::to_document(&id, text, &annotations)?;
+        let (document, mismatches) = brat::to_document(&id, text, &entities)?;
         for m in mismatches {
             warnings.push(format!(
                 "{id} {}: annotated '{}' but the text says '{}'",
