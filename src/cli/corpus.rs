@@ -96,6 +96,16 @@ pub fn read(path: &Path, format: InputFormat, annotations: Annotations) -> Resul
     Ok(corpus)
 }
 
+/// `dir/sub` if it exists (a PharmaCoNER split folder), else `dir`.
+pub fn subfolder(dir: &Path, sub: &str) -> PathBuf {
+    let nested = dir.join(sub);
+    if nested.is_dir() {
+        nested
+    } else {
+        dir.to_path_buf()
+    }
+}
+
 /// The shipped model for a language: `models/dictionary-<lang>.json` in the current folder
 /// or in the source tree this binary was built from.
 pub fn default_model(language: &str) -> Result<PathBuf> {
@@ -116,7 +126,7 @@ pub fn load_model(path: &Path) -> Result<Box<dyn Tagger + Send + Sync>> {
     models::load(&bytes).with_context(|| format!("loading model {}", path.display()))
 }
 
-pub fn progress(len: usize, message: &'static str) -> ProgressBar {
+fn progress(len: usize, message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
         ProgressStyle::with_template(

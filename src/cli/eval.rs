@@ -1,10 +1,11 @@
+use super::corpus::subfolder;
 use anyhow::{bail, Result};
 use clinitag::eval::pharmaconer::{codes_from_notes, score_indexing, score_ner, MissingDocuments};
 use clinitag::eval::{conll, Report};
 use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::{read_ann_dir, read_to_string, read_tsv_dir};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Task {
@@ -29,16 +30,6 @@ pub struct Args {
     /// Print the scores as JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// `dir/sub` if it exists, else `dir`.
-fn subfolder(dir: &Path, sub: &str) -> PathBuf {
-    let nested = dir.join(sub);
-    if nested.is_dir() {
-        nested
-    } else {
-        dir.to_path_buf()
-    }
 }
 
 pub fn run(args: Args) -> Result<()> {

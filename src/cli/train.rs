@@ -1,6 +1,6 @@
 use super::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
-use clinitag::eval::pharmaconer::{score_indexing, score_ner, MissingDocuments};
+use clinitag::eval::pharmaconer::{codes_from_notes, score_indexing, score_ner, MissingDocuments};
 use clinitag::eval::Report;
 use clinitag::formats::brat::{parse_ann, write_ann, BratEntity};
 use clinitag::formats::corpus::Annotations;
@@ -79,11 +79,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Scores a model on a development set: official PharmaCoNER rules for BRAT, conlleval for CoNLL.
 pub fn evaluate(model: &dyn Tagger, dev: &std::path::Path) -> Result<Vec<Report>> {
-    let ann_dir = if dev.join("subtrack1").is_dir() {
-        dev.join("subtrack1")
-    } else {
-        dev.to_path_buf()
-    };
+    let ann_dir = corpus::subfolder(dev, "subtrack1");
     let mut corpus = corpus::read(&ann_dir, InputFormat::Auto, Annotations::Ignore)?;
     let gold_conll = corpus.conll.clone();
     corpus::tag_all(model, &mut corpus.documents);
@@ -104,12 +100,7 @@ pub fn evaluate(model: &dyn Tagger, dev: &std::path::Path) -> Result<Vec<Report>
     if tsv_dir.is_dir() {
         let codes = predicted
             .iter()
-            .map(|(id, entities)| {
-                (
-                    id.clone(),
-                    entities.iter().flat_map(|e| e.notes.clone()).collect(),
-                )
-            })
+            .map(|(id, entities)| (id.clone(), codes_from_notes(entities)))
             .collect();
         reports.push(score_indexing(
             &read_tsv_dir(&tsv_dir)?,

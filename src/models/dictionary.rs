@@ -34,15 +34,24 @@ pub struct DictionaryTagger {
     entries: BTreeMap<String, Entry>,
 }
 
-fn key(text: &str, tokens: &[Token]) -> String {
-    let mut key = String::new();
-    for (i, token) in tokens.iter().enumerate() {
-        if i > 0 {
-            key.push(' ');
-        }
-        key.push_str(&fold(token.text(text)));
+/// Each token of a sentence folded once; keys are built from these.
+fn folded(text: &str, tokens: &[Token]) -> Vec<String> {
+    tokens.iter().map(|t| fold(t.text(text))).collect()
+}
+
+/// The keys of the token sequences that start at `start`, of 1 to `max_tokens` tokens,
+/// shortest first; each extends the previous one, so no token is folded or copied twice.
+fn keys_from(folded: &[String], start: usize, max_tokens: usize) -> Vec<String> {
+    let end = (start + max_tokens).min(folded.len());
+    let mut keys: Vec<String> = Vec::with_capacity(end - start);
+    for token in &folded[start..end] {
+        let key = match keys.last() {
+            Some(previous) => format!("{previous} {token}"),
+            None => token.clone(),
+        };
+        keys.push(key);
     }
-    key
+    keys
 }
 
 #[derive(Default)]
@@ -66,44 +75,46 @@ impl DictionaryTagger {
     pub fn train(language: &str, corpus: &[(Document, Segmentation)], min_precision: f32) -> Self {
         let mut counts: HashMap<String, Counts> = HashMap::new();
         let mut max_tokens = 1;
+        let mut folded_sentences = Vec::with_capacity(corpus.len());
         for (document, segmentation) in corpus {
             let (sentences, _) = align_entities(segmentation, &document.entities);
-            for sentence in &sentences {
-                let tokens = &segmentation.tokens[sentence.tokens.clone()];
+            let folded_document: Vec<Vec<String>> = sentences
+                .iter()
+                .map(|s| folded(&document.text, &segmentation.tokens[s.tokens.clone()]))
+                .collect();
+            for (sentence, folded) in sentences.iter().zip(&folded_document) {
                 for span in &sentence.spans {
                     let entry = counts
-                        .entry(key(&document.text, &tokens[span.start..span.end]))
+                        .entry(folded[span.start..span.end].join(" "))
                         .or_default();
                     *entry.labels.entry(span.label.clone()).or_default() += 1;
                     entry.annotated += 1;
                     max_tokens = max_tokens.max(span.end - span.start);
                 }
             }
-            for entity in &document.entities {
-                for concept in &entity.concepts {
-                    let tokens: Vec<Token> = segmentation
-                        .tokens
-                        .iter()
-                        .filter(|t| t.start >= entity.start && t.end <= entity.end)
-                        .copied()
-                        .collect();
-                    if let Some(entry) = counts.get_mut(&key(&document.text, &tokens)) {
+            for entity in document.entities.iter().filter(|e| !e.concepts.is_empty()) {
+                // The entity's tokens: those that lie inside its span.
+                let tokens = &segmentation.tokens;
+                let first = tokens.partition_point(|t| t.start < entity.start);
+                let last = tokens.partition_point(|t| t.end <= entity.end);
+                if first >= last {
+                    continue;
+                }
+                let key = folded(&document.text, &tokens[first..last]).join(" ");
+                if let Some(entry) = counts.get_mut(&key) {
+                    for concept in &entity.concepts {
                         *entry.concepts.entry(concept.clone()).or_default() += 1;
                     }
                 }
             }
+            folded_sentences.push(folded_document);
         }
         // How often each key occurs at all, annotated or not.
-        for (document, segmentation) in corpus {
-            for range in &segmentation.sentences {
-                let tokens = &segmentation.tokens[range.clone()];
-                for start in 0..tokens.len() {
-                    for end in start + 1..=(start + max_tokens).min(tokens.len()) {
-                        if let Some(entry) =
-                            counts.get_mut(&key(&document.text, &tokens[start..end]))
-                        {
-                            entry.occurrences += 1;
-                        }
+        for folded in folded_sentences.iter().flatten() {
+            for start in 0..folded.len() {
+                for key in keys_from(folded, start, max_tokens) {
+                    if let Some(entry) = counts.get_mut(&key) {
+                        entry.occurrences += 1;
                     }
                 }
             }
@@ -171,15 +182,15 @@ impl super::Tagger for DictionaryTagger {
         let mut entities = Vec::new();
         for range in &segmentation.sentences {
             let tokens = &segmentation.tokens[range.clone()];
+            let folded = folded(text, tokens);
             let mut start = 0;
             while start < tokens.len() {
-                let longest = (1..=self.max_tokens.min(tokens.len() - start))
+                let keys = keys_from(&folded, start, self.max_tokens);
+                let longest = keys
+                    .iter()
+                    .enumerate()
                     .rev()
-                    .find_map(|len| {
-                        self.entries
-                            .get(&key(text, &tokens[start..start + len]))
-                            .map(|e| (len, e))
-                    });
+                    .find_map(|(i, key)| self.entries.get(key).map(|e| (i + 1, e)));
                 match longest {
                     Some((len, entry)) => {
                         let mut entity = Entity::new(
