@@ -6,6 +6,7 @@
 //! PharmaCoNER TSV), and [`eval`] (the official PharmaCoNER scorer and conlleval). The
 //! command line in `src/main.rs` and the wasm bindings only translate to and from these.
 
+pub mod decoding;
 pub mod document;
 pub mod error;
 pub mod eval;

@@ -231,3 +231,83 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit() {
     assert!(fails(&["tag", "--lang", "en", path(&bad_conll)]).contains("line 2"));
     assert!(fails(&["eval", path(&note), path(dir.path())]).contains("both"));
 }
+
+#[test]
+fn trains_a_bilstm_crf_on_tiny_data_with_checkpoints_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train");
+    let dev = dir.path().join("dev");
+    sample("train", 8, &train);
+    sample("dev", 2, &dev);
+    // Pretraining text: the training documents themselves, as plain text.
+    let unlabelled = dir.path().join("unlabelled.txt");
+    let text: String = std::fs::read_dir(&train)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&unlabelled, text).unwrap();
+    let model = dir.path().join("model.clinitag");
+    let checkpoints = dir.path().join("checkpoints");
+    let common = [
+        "train",
+        "--arch",
+        "bilstm-crf",
+        "--train",
+        path(&train),
+        "--dev",
+        path(&dev),
+        "--embeddings-corpus",
+        path(&unlabelled),
+        "--embedding-epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--checkpoints",
+        path(&checkpoints),
+        "-o",
+        path(&model),
+    ];
+    let first = ok(&[&common[..], &["--epochs", "1"]].concat());
+    assert!(first.contains("subtask 1"), "{first}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checkpoints.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["epoch"], 1);
+    // Resuming runs only the epochs that are left.
+    let second = clinitag(&[&common[..], &["--epochs", "2", "--resume"]].concat());
+    assert!(second.status.success());
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        log.contains("epoch  2") && !log.contains("epoch  1 "),
+        "{log}"
+    );
+
+    // The model tags text, with entities on exact character offsets.
+    let note = dir.path().join("note.txt");
+    std::fs::write(
+        &note,
+        "Se pautó tratamiento con ácido fólico y paracetamol.",
+    )
+    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["tag", "--model", path(&model), path(&note)])).unwrap();
+    let text: Vec<char> = std::fs::read_to_string(&note).unwrap().chars().collect();
+    for entity in json["entities"].as_array().unwrap() {
+        let (start, end) = (
+            entity["start"].as_u64().unwrap(),
+            entity["end"].as_u64().unwrap(),
+        );
+        let mention: String = text[start as usize..end as usize].iter().collect();
+        assert_eq!(entity["text"].as_str().unwrap(), mention);
+    }
+
+    // A damaged model file is refused with a clear message.
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    let damaged = dir.path().join("damaged.clinitag");
+    std::fs::write(&damaged, &bytes).unwrap();
+    assert!(fails(&["tag", "--model", path(&damaged), path(&note)]).contains("damaged"));
+}

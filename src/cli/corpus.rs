@@ -106,19 +106,25 @@ pub fn subfolder(dir: &Path, sub: &str) -> PathBuf {
     }
 }
 
-/// The shipped model for a language: `models/dictionary-<lang>.json` in the current folder
-/// or in the source tree this binary was built from.
+/// The best shipped model for a language, in the current folder or in the source tree this
+/// binary was built from: `models/bilstm-crf-<lang>.clinitag`, else the dictionary baseline
+/// `models/dictionary-<lang>.json`.
 pub fn default_model(language: &str) -> Result<PathBuf> {
-    let name = format!("models/dictionary-{language}.json");
-    let candidates = [
-        PathBuf::from(&name),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(&name),
+    let names = [
+        format!("models/bilstm-crf-{language}.clinitag"),
+        format!("models/dictionary-{language}.json"),
     ];
-    candidates
+    let roots = [Path::new("."), Path::new(env!("CARGO_MANIFEST_DIR"))];
+    names
         .iter()
+        .flat_map(|name| roots.iter().map(move |root| root.join(name)))
         .find(|p| p.is_file())
-        .cloned()
-        .with_context(|| format!("no model given and {name} not found; pass --model FILE"))
+        .with_context(|| {
+            format!(
+                "no model given and none of {} found; pass --model FILE",
+                names.join(", ")
+            )
+        })
 }
 
 pub fn load_model(path: &Path) -> Result<Box<dyn Tagger + Send + Sync>> {

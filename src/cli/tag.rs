@@ -42,7 +42,7 @@ pub struct Args {
     /// How to read the input.
     #[arg(long, value_enum, default_value = "auto")]
     input_format: InputFormat,
-    /// Model file [default: models/dictionary-<lang>.json].
+    /// Model file [default: models/bilstm-crf-<lang>.clinitag, else models/dictionary-<lang>.json].
     #[arg(short, long)]
     model: Option<PathBuf>,
     /// Language of the text, which picks the default model.

@@ -1,12 +1,17 @@
 //! Taggers. Each takes a text with its segmentation and returns entities (byte offsets).
 //! Models load from bytes, never from paths, so the browser build loads them the same way.
 
+pub mod bilstm_crf;
+mod container;
 pub mod dictionary;
+pub mod embeddings;
+pub mod lstm;
 
 use crate::document::Entity;
 use crate::error::{Error, Result};
 use crate::text::Segmentation;
 
+pub use bilstm_crf::BiLstmCrfTagger;
 pub use dictionary::DictionaryTagger;
 
 /// Anything that finds entities in segmented text.
@@ -23,6 +28,10 @@ pub trait Tagger {
 pub fn load(bytes: &[u8]) -> Result<Box<dyn Tagger + Send + Sync>> {
     if bytes.is_empty() {
         return Err(Error::Model("the model file is empty".into()));
+    }
+    if bytes.starts_with(container::MAGIC) {
+        let device = burn::tensor::Device::flex();
+        return Ok(Box::new(BiLstmCrfTagger::from_bytes(bytes, &device)?));
     }
     if bytes.first() == Some(&b'{') {
         return Ok(Box::new(DictionaryTagger::from_bytes(bytes)?));

@@ -12,13 +12,15 @@
 mod align;
 mod bmewov;
 mod conlleval;
+mod transitions;
 
 pub use align::{align_entities, AlignLoss, AlignedSentence};
 
 use std::fmt;
 
 /// A tagging scheme.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// IOB2: `B-T`, `I-T`, `O`.
     Bio,

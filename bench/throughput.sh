@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Native tagging throughput on one core: words per second over the PharmaCoNER dev texts
+# (Spanish models) and the BC5CDR devel texts (English models), model loading excluded.
+#   bench/throughput.sh            (figures go into BENCHMARKS.md by hand, with the machine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${CLINITAG_DATA:-../shared/data}
+cargo build --release -q
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: > "$tmp/empty.txt"
+
+# seconds COMMAND...: wall-clock seconds of one run, pinned to one core.
+seconds() {
+    local start end
+    start=$(date +%s.%N)
+    RAYON_NUM_THREADS=1 taskset -c 0 "$@" > /dev/null
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc -l
+}
+
+# The English devel set as plain text, one sentence a line.
+cut -f1 "$DATA/bc5cdr/devel.tsv" | awk 'NF { printf "%s ", $0; next } { print "" }' > "$tmp/bc5cdr.txt"
+
+run() {
+    local model=$1 input=$2 words=$3 load total
+    load=$(seconds target/release/clinitag tag --model "$model" "$tmp/empty.txt")
+    rm -rf "$tmp/out"
+    total=$(seconds target/release/clinitag tag --model "$model" "$input" -o "$tmp/out")
+    printf '%-36s %8d words  load %6.2fs  tag %7.2fs  %8.0f words/s\n' "$model" "$words" \
+        "$load" "$(echo "$total - $load" | bc -l)" "$(echo "$words / ($total - $load)" | bc -l)"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); one core used"
+es_words=$(cat "$DATA"/pharmaconer/dev/subtrack1/*.txt | wc -w)
+en_words=$(wc -w < "$tmp/bc5cdr.txt")
+for model in models/dictionary-es.json models/bilstm-crf-es.clinitag; do
+    [ -f "$model" ] && run "$model" "$DATA/pharmaconer/dev/subtrack1" "$es_words"
+done
+for model in models/dictionary-en.json models/bilstm-crf-en.clinitag; do
+    [ -f "$model" ] && run "$model" "$tmp/bc5cdr.txt" "$en_words"
+done

@@ -1,0 +1,194 @@
+mod neural;
+
+use super::corpus::{self, InputFormat};
+use anyhow::{bail, Context, Result};
+use clinitag::eval::pharmaconer::{codes_from_notes, score_indexing, score_ner, MissingDocuments};
+use clinitag::eval::Report;
+use clinitag::formats::brat::{parse_ann, write_ann, BratEntity};
+use clinitag::formats::corpus::Annotations;
+use clinitag::formats::corpus::{read_ann_dir, read_tsv_dir};
+use clinitag::models::{DictionaryTagger, Tagger};
+use clinitag::tagging::Scheme;
+use clinitag::Document;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arch {
+    /// Longest match of the training mentions (the baseline).
+    Dictionary,
+    /// Character and word Bi-LSTMs with a CRF (extended NeuroNER).
+    BilstmCrf,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model architecture.
+    #[arg(long, value_enum, default_value = "dictionary")]
+    arch: Arch,
+    /// Language the model is for.
+    #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
+    lang: String,
+    /// Training data: BRAT folders or CoNLL files (repeat for several).
+    #[arg(long, required = true)]
+    train: Vec<PathBuf>,
+    /// Development data to report scores on: a BRAT folder (PharmaCoNER split or subtrack1)
+    /// or a CoNLL file; repeat for several (neural models keep the epoch with the best mean F1).
+    #[arg(long)]
+    dev: Vec<PathBuf>,
+    /// Where to write the model.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Dictionary: keep mentions annotated in at least this share of their occurrences.
+    #[arg(long, default_value_t = 0.15)]
+    min_precision: f32,
+    #[command(flatten)]
+    neural: NeuralArgs,
+}
+
+/// Options of the neural architectures.
+#[derive(clap::Args)]
+pub struct NeuralArgs {
+    /// Unlabelled text to pretrain subword word vectors on (.txt or .txt.gz, one paragraph a
+    /// line, or CoNLL files whose first column is read); repeat for several. Without it the
+    /// word vectors start at random.
+    #[arg(long)]
+    embeddings_corpus: Vec<PathBuf>,
+    /// Passes of skip-gram training over the embeddings corpus.
+    #[arg(long, default_value_t = 5)]
+    embedding_epochs: usize,
+    /// Largest number of epochs.
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+    /// Stop after this many epochs without a better dev F1.
+    #[arg(long, default_value_t = 6)]
+    patience: usize,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 0.002)]
+    learning_rate: f64,
+    /// Hidden units per direction of the word-level Bi-LSTM.
+    #[arg(long, default_value_t = 100)]
+    hidden: usize,
+    #[arg(long, default_value_t = 0.5)]
+    dropout: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folder for checkpoints (latest and best model, optimizer state) after every epoch.
+    #[arg(long)]
+    checkpoints: Option<PathBuf>,
+    /// Continue from the checkpoints folder instead of starting over.
+    #[arg(long, requires = "checkpoints")]
+    resume: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.arch == Arch::BilstmCrf {
+        return neural::train_bilstm_crf(&args);
+    }
+    let mut training = Vec::new();
+    for path in &args.train {
+        let corpus = corpus::read(path, InputFormat::Auto, Annotations::Read)?;
+        if corpus.format == InputFormat::Text {
+            bail!(
+                "{}: training data must be a BRAT folder or a CoNLL file",
+                path.display()
+            );
+        }
+        training.extend(corpus.documents);
+    }
+    let started = std::time::Instant::now();
+    let model = DictionaryTagger::train(&args.lang, &training, args.min_precision);
+    let bytes = model.to_bytes();
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "trained a dictionary of {} mentions from {} documents in {:.1}s; wrote {} ({} bytes)",
+        model.len(),
+        training.len(),
+        started.elapsed().as_secs_f64(),
+        args.output.display(),
+        bytes.len()
+    );
+    for dev in &args.dev {
+        for report in evaluate(&model, dev)? {
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+/// Scores a model on a development set: official PharmaCoNER rules for BRAT, conlleval for CoNLL.
+pub fn evaluate(model: &dyn Tagger, dev: &std::path::Path) -> Result<Vec<Report>> {
+    DevSet::read(dev)?.score(model, true)
+}
+
+/// A development set read once, to score several models on.
+pub struct DevSet {
+    dir: PathBuf,
+    corpus: corpus::Corpus,
+}
+
+impl DevSet {
+    pub fn read(dev: &std::path::Path) -> Result<Self> {
+        let ann_dir = corpus::subfolder(dev, "subtrack1");
+        Ok(Self {
+            corpus: corpus::read(&ann_dir, InputFormat::Auto, Annotations::Ignore)?,
+            dir: dev.to_path_buf(),
+        })
+    }
+
+    pub fn score(&self, model: &dyn Tagger, show_progress: bool) -> Result<Vec<Report>> {
+        let dev = self.dir.as_path();
+        let ann_dir = corpus::subfolder(dev, "subtrack1");
+        let mut corpus = corpus::Corpus {
+            format: self.corpus.format,
+            documents: self.corpus.documents.clone(),
+            conll: self.corpus.conll.clone(),
+        };
+        let gold_conll = corpus.conll.clone();
+        if show_progress {
+            corpus::tag_all(model, &mut corpus.documents);
+        } else {
+            for (document, segmentation) in corpus.documents.iter_mut() {
+                document.entities = model.tag(&document.text, segmentation);
+            }
+        }
+        if let Some(gold) = gold_conll {
+            let predicted = super::tag::conll_sentences(&corpus.documents, Scheme::Bio);
+            return Ok(vec![
+                clinitag::eval::conll::score(&gold, &predicted)?.entities,
+            ]);
+        }
+        let gold = read_ann_dir(&ann_dir)?;
+        let predicted: BTreeMap<String, Vec<BratEntity>> = corpus
+            .documents
+            .iter()
+            .map(|(d, _)| Ok((d.id.clone(), as_brat(d)?)))
+            .collect::<Result<_>>()?;
+        let mut reports = vec![score_ner(&gold, &predicted, MissingDocuments::Error)?];
+        let tsv_dir = dev.join("subtrack2");
+        if tsv_dir.is_dir() {
+            let codes = predicted
+                .iter()
+                .map(|(id, entities)| (id.clone(), codes_from_notes(entities)))
+                .collect();
+            reports.push(score_indexing(
+                &read_tsv_dir(&tsv_dir)?,
+                &gold,
+                &codes,
+                MissingDocuments::Error,
+            )?);
+        }
+        Ok(reports)
+    }
+}
+
+/// A tagged document as the scorer reads it back from the `.ann` file `tag` would write.
+fn as_brat(document: &Document) -> Result<Vec<BratEntity>> {
+    Ok(parse_ann(&write_ann(document), &document.id)?)
+}

@@ -1,0 +1,385 @@
+//! The Bi-LSTM-CRF tagger (extended NeuroNER): loading, saving and tagging around the
+//! network in [`network`], which is a pure burn module on a runtime [`Device`].
+
+mod features;
+mod network;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
+
+pub use features::{word_key, Vocabulary};
+pub use network::NetworkConfig;
+
+use crate::decoding::{marginals, viterbi, CrfScores, FORBIDDEN};
+use crate::document::Entity;
+use crate::error::{Error, Result};
+use crate::models::{container, Tagger};
+use crate::tagging::{Scheme, Tag, TokenSpan};
+use crate::text::Segmentation;
+use burn::module::{Module, ModuleMapper, Param};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, DType, Device, Tensor};
+use features::Batch;
+use network::BiLstmCrf;
+use serde::{Deserialize, Serialize};
+
+pub(crate) const KIND: &str = "bilstm-crf";
+
+/// Sentences per forward pass when tagging.
+const BATCH_SENTENCES: usize = 32;
+
+/// Everything about a model but its weights; the JSON header of its file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Header {
+    pub kind: String,
+    pub language: String,
+    pub scheme: String,
+    pub tags: Vec<String>,
+    pub network: NetworkConfig,
+    pub vocabulary: Vocabulary,
+    /// Provenance: how the model was trained and what it scored on dev.
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+pub struct BiLstmCrfTagger {
+    header: Header,
+    scheme: Scheme,
+    tags: Vec<Tag>,
+    network: BiLstmCrf,
+    /// The CRF's scores on the host, read once: Viterbi runs on the CPU whatever the device.
+    scores: CrfScores,
+    device: Device,
+}
+
+impl BiLstmCrfTagger {
+    fn new(header: Header, network: BiLstmCrf, device: &Device) -> Result<Self> {
+        let scheme: Scheme = header.scheme.parse().map_err(Error::Model)?;
+        let tags = header
+            .tags
+            .iter()
+            .map(|t| Tag::parse(t).map_err(|e| Error::Model(e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let scores = network.crf.scores();
+        Ok(Self {
+            header,
+            scheme,
+            tags,
+            network,
+            scores,
+            device: device.clone(),
+        })
+    }
+
+    /// The tag set and CRF constraints of `scheme` over `labels`.
+    fn tag_set(scheme: Scheme, labels: &[String]) -> (Vec<Tag>, CrfScores) {
+        let tags = scheme.tag_set(labels);
+        let (start, end, transitions) = scheme.transition_mask(&tags, FORBIDDEN);
+        let constraints = CrfScores {
+            start,
+            end,
+            transitions,
+        };
+        (tags, constraints)
+    }
+
+    /// Loads a model file's bytes onto `device`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let container = container::read(bytes)?;
+        let mut header: Header = serde_json::from_slice(container.header)
+            .map_err(|e| Error::Model(format!("bad model header: {e}")))?;
+        if header.kind != KIND {
+            return Err(Error::Model(format!(
+                "a '{}' model, not a {KIND} model",
+                header.kind
+            )));
+        }
+        header.vocabulary.index();
+        let scheme: Scheme = header.scheme.parse().map_err(Error::Model)?;
+        let labels = labels_of(&header.tags);
+        let (tags, constraints) = Self::tag_set(scheme, &labels);
+        if tags.len() != header.network.tags
+            || header.vocabulary.words.len() != header.network.words
+            || header.vocabulary.chars.len() != header.network.chars
+        {
+            return Err(Error::Model(
+                "the header's vocabularies do not match its network sizes".into(),
+            ));
+        }
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(container.weights.to_vec()))
+            .map_err(|e| Error::Model(format!("bad weights: {e}")))?
+            .cast_to_module_dtype();
+        let network = BiLstmCrf::new(&header.network, constraints, device)
+            .try_load_record(record)
+            .map_err(|e| Error::Model(format!("weights do not fit the network: {e}")))?;
+        Self::new(header, network, device)
+    }
+
+    /// The model file: header and weights, stored as 16-bit floats.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.encode(self.network.clone().map(&mut ToHalf))
+    }
+
+    /// The model file with full-precision weights (training checkpoints).
+    pub fn to_bytes_full(&self) -> Result<Vec<u8>> {
+        self.encode(self.network.clone())
+    }
+
+    fn encode(&self, network: BiLstmCrf) -> Result<Vec<u8>> {
+        let header = serde_json::to_vec(&self.header).expect("a header always serialises");
+        let weights = network
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
+        Ok(container::write(&header, &weights))
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The same model on another device.
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            network: self.network.to_device(device),
+            device: device.clone(),
+            ..self
+        }
+    }
+
+    /// Emission scores for each sentence (`tokens × tags`, row-major), computed in batches.
+    pub fn emissions(&self, sentences: &[&[&str]]) -> Vec<Vec<f32>> {
+        let mut order: Vec<usize> = (0..sentences.len()).collect();
+        order.sort_by_key(|&i| sentences[i].len());
+        let mut out = vec![Vec::new(); sentences.len()];
+        let k = self.tags.len();
+        for chunk in order.chunks(BATCH_SENTENCES) {
+            let batch_sentences: Vec<&[&str]> = chunk.iter().map(|&i| sentences[i]).collect();
+            let batch = Batch::new(
+                &batch_sentences,
+                &self.header.vocabulary,
+                &self.device,
+                |w| w,
+            );
+            let time = batch.words.dims()[1];
+            let values: Vec<f32> = self
+                .network
+                .emissions(&batch)
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("float emissions");
+            for (row, &i) in chunk.iter().enumerate() {
+                let len = sentences[i].len();
+                out[i] = values[row * time * k..(row * time + len) * k].to_vec();
+            }
+        }
+        out
+    }
+
+    /// The best tag sequence's entities, each with its confidence: the lowest marginal
+    /// probability among its tokens' tags.
+    pub fn decode(&self, emissions: &[f32], len: usize) -> Vec<(TokenSpan, f32)> {
+        let (path, _) = viterbi(emissions, len, &self.scores);
+        let tags: Vec<Tag> = path.iter().map(|&i| self.tags[i].clone()).collect();
+        let probabilities = marginals(emissions, len, &self.scores);
+        let k = self.tags.len();
+        self.scheme
+            .decode(&tags)
+            .into_iter()
+            .map(|span| {
+                let confidence = (span.start..span.end)
+                    .map(|t| probabilities[t * k + path[t]])
+                    .fold(1.0f32, f32::min);
+                (span, confidence)
+            })
+            .collect()
+    }
+
+    /// Decoded tag indices and their names, for writing CoNLL.
+    pub fn tag_names(&self) -> Vec<String> {
+        self.tags.iter().map(|t| self.scheme.format(t)).collect()
+    }
+}
+
+impl Tagger for BiLstmCrfTagger {
+    fn tag(&self, text: &str, segmentation: &Segmentation) -> Vec<Entity> {
+        let tokens = &segmentation.tokens;
+        let sentences: Vec<Vec<&str>> = segmentation
+            .sentences
+            .iter()
+            .map(|range| {
+                tokens[range.clone()]
+                    .iter()
+                    .map(|t| &text[t.start..t.end])
+                    .collect()
+            })
+            .collect();
+        let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        let emissions = self.emissions(&views);
+        let mut entities = Vec::new();
+        for ((range, scores), sentence) in segmentation.sentences.iter().zip(&emissions).zip(&views)
+        {
+            let sentence_tokens = &tokens[range.clone()];
+            for (span, confidence) in self.decode(scores, sentence.len()) {
+                let mut entity = Entity::new(
+                    sentence_tokens[span.start].start,
+                    sentence_tokens[span.end - 1].end,
+                    span.label,
+                );
+                entity.score = confidence;
+                entities.push(entity);
+            }
+        }
+        entities
+    }
+
+    fn language(&self) -> &str {
+        &self.header.language
+    }
+}
+
+/// Entity types in order of first appearance in a tag list.
+fn labels_of(tags: &[String]) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for tag in tags {
+        if let Ok(Tag {
+            label: Some(label), ..
+        }) = Tag::parse(tag)
+        {
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+    }
+    labels
+}
+
+/// Casts every float parameter to f16 for storage; loading casts back to the module's f32.
+struct ToHalf;
+
+impl ModuleMapper for ToHalf {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|tensor| tensor.cast(DType::F16))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::train::{train, LabelledSentence, TrainingConfig};
+    use super::*;
+
+    fn sentence(text: &str, spans: &[(usize, usize, &str)]) -> LabelledSentence {
+        LabelledSentence {
+            tokens: text.split(' ').map(str::to_string).collect(),
+            spans: spans
+                .iter()
+                .map(|&(s, e, l)| TokenSpan::new(s, e, l))
+                .collect(),
+            unannotated: Vec::new(),
+        }
+    }
+
+    /// A model trained for a few epochs on a handful of sentences.
+    fn tiny_model() -> BiLstmCrfTagger {
+        let data = vec![
+            sentence("Se administró paracetamol por vía oral", &[(2, 3, "DRUG")]),
+            sentence(
+                "Tratamiento con ácido fólico y hierro",
+                &[(2, 4, "DRUG"), (5, 6, "DRUG")],
+            ),
+            sentence("Niveles de PCR elevados", &[(2, 3, "PROT")]),
+            sentence("Sin fiebre ni dolor", &[]),
+        ];
+        let mut config = TrainingConfig::new("es", vec!["DRUG".into(), "PROT".into()]);
+        config.hidden = 8;
+        config.max_epochs = 3;
+        config.word_dropout = 0.0;
+        train(&data, &config, None, None, &mut |_| 0.0, &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn save_and_load_give_identical_outputs() {
+        let model = tiny_model();
+        let sentences: [&[&str]; 2] = [&["Tratamiento", "con", "ácido", "fólico"], &["PCR"]];
+        let before = model.emissions(&sentences);
+        let reloaded =
+            BiLstmCrfTagger::from_bytes(&model.to_bytes_full().unwrap(), &Device::flex()).unwrap();
+        assert_eq!(before, reloaded.emissions(&sentences));
+        assert_eq!(model.scores, reloaded.scores);
+
+        // The shipped 16-bit file moves emission scores by rounding only.
+        let half =
+            BiLstmCrfTagger::from_bytes(&model.to_bytes().unwrap(), &Device::flex()).unwrap();
+        let after = half.emissions(&sentences);
+        let largest = before
+            .iter()
+            .flatten()
+            .zip(after.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest < 0.05, "{largest}");
+        assert!(model.to_bytes().unwrap().len() < model.to_bytes_full().unwrap().len());
+    }
+
+    #[test]
+    fn tags_text_on_token_boundaries_with_confidences() {
+        let model = tiny_model();
+        let text = "Tratamiento con ácido fólico y hierro.";
+        let entities = model.tag(text, &Segmentation::of(text));
+        for entity in &entities {
+            assert!(text.is_char_boundary(entity.start) && text.is_char_boundary(entity.end));
+            assert!((0.0..=1.0).contains(&entity.score), "{}", entity.score);
+        }
+        assert!(model.tag("", &Segmentation::of("")).is_empty());
+    }
+
+    #[test]
+    fn v_tags_decode_to_nested_entities() {
+        // Emissions that favour B-A V-B V-B E-A O: an A entity with a B entity inside.
+        let labels = ["A".to_string(), "B".to_string()];
+        let (tags, constraints) = BiLstmCrfTagger::tag_set(Scheme::Bmewov, &labels);
+        let wanted = ["B-A", "V-B", "V-B", "E-A", "O"];
+        let k = tags.len();
+        let mut emissions = vec![0f32; wanted.len() * k];
+        for (t, name) in wanted.iter().enumerate() {
+            let j = tags
+                .iter()
+                .position(|x| *x == Tag::parse(name).unwrap())
+                .unwrap();
+            emissions[t * k + j] = 5.0;
+        }
+        let (path, _) = viterbi(&emissions, wanted.len(), &constraints);
+        let decoded: Vec<Tag> = path.iter().map(|&j| tags[j].clone()).collect();
+        assert_eq!(
+            Scheme::Bmewov.decode(&decoded),
+            [TokenSpan::new(0, 4, "A"), TokenSpan::new(1, 3, "B")]
+        );
+
+        // Emissions that favour an ill-formed sequence still decode to a well-formed one.
+        let mut bad = vec![0f32; 2 * k];
+        let m = tags
+            .iter()
+            .position(|x| *x == Tag::parse("M-A").unwrap())
+            .unwrap();
+        bad[m] = 5.0;
+        bad[k + m] = 5.0;
+        let (path, _) = viterbi(&bad, 2, &constraints);
+        assert!(Scheme::Bmewov.may_start(&tags[path[0]]));
+        assert!(Scheme::Bmewov.may_end(&tags[path[1]]));
+    }
+
+    #[test]
+    fn foreign_and_damaged_files_are_refused() {
+        let bytes = tiny_model().to_bytes().unwrap();
+        let error = |b: &[u8]| {
+            BiLstmCrfTagger::from_bytes(b, &Device::flex())
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        assert!(error(&bytes[..bytes.len() / 2]).contains("truncated"));
+        assert!(error(b"{\"format\": \"clinitag-dictionary\"}").contains("not a clinitag model"));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() - 10] ^= 1;
+        assert!(error(&flipped).contains("damaged"));
+    }
+}

@@ -1,0 +1,390 @@
+//! Training a Bi-LSTM-CRF: Adam on burn's autodiff, dropout, word dropout, early stopping on
+//! a development score, fixed seeds, and checkpoints to resume from.
+
+use super::features::{word_key, Batch, Vocabulary, PADDING, UNKNOWN};
+use super::network::{BiLstmCrf, NetworkConfig};
+use super::{BiLstmCrfTagger, Header, KIND};
+use crate::error::{Error, Result};
+use crate::models::embeddings::SubwordEmbeddings;
+use crate::tagging::{align_entities, Scheme, TokenSpan};
+use crate::text::Segmentation;
+use crate::Document;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{Module, Param};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// A sentence's tokens and its entities over them.
+#[derive(Clone, Debug)]
+pub struct LabelledSentence {
+    pub tokens: Vec<String>,
+    pub spans: Vec<TokenSpan>,
+    /// Entity types its corpus does not annotate: outside tokens may be any of them.
+    pub unannotated: Vec<String>,
+}
+
+/// The sentences of segmented documents with their entities placed on tokens. Entities that
+/// fall inside a token or across sentences are left out (the foundation measures how few).
+pub fn labelled_sentences(
+    documents: &[(Document, Segmentation)],
+    unannotated: &[String],
+) -> Vec<LabelledSentence> {
+    let mut out = Vec::new();
+    for (document, segmentation) in documents {
+        let (sentences, _lost) = align_entities(segmentation, &document.entities);
+        for sentence in sentences {
+            let tokens = segmentation.tokens[sentence.tokens.clone()]
+                .iter()
+                .map(|t| document.text[t.start..t.end].to_string())
+                .collect::<Vec<_>>();
+            if !tokens.is_empty() {
+                out.push(LabelledSentence {
+                    tokens,
+                    spans: sentence.spans,
+                    unannotated: unannotated.to_vec(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A training sentence as tag ids.
+struct Example<'a> {
+    tokens: Vec<&'a str>,
+    tags: Vec<usize>,
+    /// Tag ids that may stand in for its outside tags (see [`crate::decoding::Crf::nll`]).
+    open: Vec<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainingConfig {
+    pub language: String,
+    pub scheme: Scheme,
+    /// Entity types to learn, in tag-set order.
+    pub labels: Vec<String>,
+    pub word_dim: usize,
+    pub char_dim: usize,
+    pub char_hidden: usize,
+    pub shape_dim: usize,
+    pub hidden: usize,
+    pub dropout: f64,
+    /// Probability of replacing a word seen once in training by the unknown word.
+    pub word_dropout: f64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub max_epochs: usize,
+    /// Stop after this many epochs without a better development score.
+    pub patience: usize,
+    pub seed: u64,
+    /// Largest number of pretrained words added to the vocabulary beyond the training words.
+    pub max_pretrained_words: usize,
+}
+
+impl TrainingConfig {
+    pub fn new(language: &str, labels: Vec<String>) -> Self {
+        Self {
+            language: language.to_string(),
+            scheme: Scheme::Bmewov,
+            labels,
+            word_dim: 100,
+            char_dim: 25,
+            char_hidden: 25,
+            shape_dim: 8,
+            hidden: 100,
+            dropout: 0.5,
+            word_dropout: 0.3,
+            batch_size: 16,
+            learning_rate: 0.002,
+            max_epochs: 40,
+            patience: 6,
+            seed: 1,
+            max_pretrained_words: 60_000,
+        }
+    }
+}
+
+/// What the trainer reports as it goes.
+pub enum Progress<'a> {
+    Start { batches: usize, epoch: usize },
+    Batch { done: usize, loss: f32 },
+    Epoch(&'a EpochReport),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub loss: f64,
+    pub dev_score: f64,
+    pub seconds: f64,
+    pub best: bool,
+}
+
+/// Where checkpoints go: the latest model and optimizer state after every epoch, and the best.
+#[derive(Clone, Debug)]
+pub struct Checkpoints {
+    pub dir: PathBuf,
+    pub resume: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TrainingState {
+    epoch: usize,
+    best_score: f64,
+    best_epoch: usize,
+    history: Vec<EpochReport>,
+}
+
+/// Trains a model on `train` and returns the one with the best `dev_score` (higher is better).
+pub fn train(
+    train: &[LabelledSentence],
+    config: &TrainingConfig,
+    pretrained: Option<&SubwordEmbeddings>,
+    checkpoints: Option<&Checkpoints>,
+    dev_score: &mut dyn FnMut(&BiLstmCrfTagger) -> f64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<BiLstmCrfTagger> {
+    let device = Device::flex().autodiff();
+    device.seed(config.seed);
+    let mut rng = fastrand::Rng::with_seed(config.seed);
+
+    let (tags, constraints) = BiLstmCrfTagger::tag_set(config.scheme, &config.labels);
+    let tag_ids: HashMap<_, usize> = tags.iter().cloned().zip(0..).collect();
+    let mut examples: Vec<Example> = Vec::new();
+    for sentence in train {
+        let encoding = config.scheme.encode(sentence.tokens.len(), &sentence.spans);
+        let ids = encoding.tags.iter().map(|t| tag_ids.get(t).copied());
+        // A tag outside the label set (an entity type not being learned) reads as outside.
+        let tag_ids: Vec<usize> = ids.map(|id| id.unwrap_or(0)).collect();
+        let open = (0..tags.len())
+            .filter(|&j| {
+                tags[j]
+                    .label
+                    .as_ref()
+                    .is_some_and(|label| sentence.unannotated.contains(label))
+            })
+            .collect();
+        examples.push(Example {
+            tokens: sentence.tokens.iter().map(String::as_str).collect(),
+            tags: tag_ids,
+            open,
+        });
+    }
+
+    let vocabulary = build_vocabulary(train, pretrained, config.max_pretrained_words);
+    let network_config = NetworkConfig {
+        words: vocabulary.words.len(),
+        chars: vocabulary.chars.len(),
+        tags: tags.len(),
+        word_dim: pretrained.map_or(config.word_dim, SubwordEmbeddings::dim),
+        char_dim: config.char_dim,
+        char_hidden: config.char_hidden,
+        shape_dim: config.shape_dim,
+        hidden: config.hidden,
+        dropout: config.dropout,
+    };
+    let header = Header {
+        kind: KIND.to_string(),
+        language: config.language.clone(),
+        scheme: config.scheme.name().to_string(),
+        tags: tags.iter().map(|t| config.scheme.format(t)).collect(),
+        network: network_config.clone(),
+        vocabulary,
+        training: serde_json::json!({
+            "config": config,
+            "pretrained_embeddings": pretrained.is_some(),
+            "sentences": train.len(),
+        }),
+    };
+    let mut model = BiLstmCrf::new(&network_config, constraints, &device);
+    if let Some(embeddings) = pretrained {
+        model.word_embedding.weight =
+            Param::from_tensor(pretrained_matrix(&header.vocabulary, embeddings, &device));
+    }
+    let mut optimizer = AdamConfig::new()
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(5.0)))
+        .init();
+
+    let mut state = TrainingState {
+        epoch: 0,
+        best_score: f64::NEG_INFINITY,
+        best_epoch: 0,
+        history: Vec::new(),
+    };
+    let mut best_bytes: Option<Vec<u8>> = None;
+    if let Some(checkpoints) = checkpoints {
+        std::fs::create_dir_all(&checkpoints.dir).map_err(|e| Error::io(&checkpoints.dir, e))?;
+        if checkpoints.resume && checkpoints.dir.join("state.json").exists() {
+            let read = |name: &str| {
+                let path = checkpoints.dir.join(name);
+                std::fs::read(&path).map_err(|e| Error::io(path, e))
+            };
+            state = serde_json::from_slice(&read("state.json")?)
+                .map_err(|e| Error::Model(format!("bad checkpoint state: {e}")))?;
+            let latest = BiLstmCrfTagger::from_bytes(&read("latest.clinitag")?, &device)?;
+            model = latest.network;
+            optimizer = optimizer
+                .from_bytes(Bytes::from_bytes_vec(read("optimizer.bin")?))
+                .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))?;
+            best_bytes = Some(read("best.clinitag")?);
+            // Each epoch reshuffles from a seed of its own, so a resumed run continues exactly.
+        }
+    }
+
+    let singletons = singleton_word_ids(train, &header.vocabulary);
+    while state.epoch < config.max_epochs && state.epoch - state.best_epoch < config.patience
+        || state.epoch == 0
+    {
+        let started = std::time::Instant::now();
+        let epoch = state.epoch + 1;
+        rng.seed(config.seed.wrapping_mul(1000).wrapping_add(epoch as u64));
+        device.seed(config.seed.wrapping_mul(1000).wrapping_add(epoch as u64));
+        // Batches of similar lengths, in random order.
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        rng.shuffle(&mut order);
+        order.sort_by_key(|&i| examples[i].tokens.len() / 4);
+        let mut batches: Vec<Vec<usize>> = order
+            .chunks(config.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect();
+        rng.shuffle(&mut batches);
+        progress(Progress::Start {
+            batches: batches.len(),
+            epoch,
+        });
+        let mut total_loss = 0.0;
+        for (done, batch_indices) in batches.iter().enumerate() {
+            let sentences: Vec<&[&str]> = batch_indices
+                .iter()
+                .map(|&i| examples[i].tokens.as_slice())
+                .collect();
+            let gold: Vec<Vec<usize>> = batch_indices
+                .iter()
+                .map(|&i| examples[i].tags.clone())
+                .collect();
+            let open: Vec<Vec<usize>> = batch_indices
+                .iter()
+                .map(|&i| examples[i].open.clone())
+                .collect();
+            let batch = Batch::new(&sentences, &header.vocabulary, &device, |word| {
+                if singletons.contains_key(&word) && rng.f64() < config.word_dropout {
+                    UNKNOWN
+                } else {
+                    word
+                }
+            });
+            let loss = model.loss(&batch, &gold, &open);
+            let value: f32 = loss.clone().into_scalar();
+            total_loss += value as f64;
+            let gradients = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.learning_rate, model, gradients);
+            progress(Progress::Batch {
+                done: done + 1,
+                loss: value,
+            });
+        }
+
+        let tagger = BiLstmCrfTagger::new(header.clone(), model.valid(), &Device::flex())?;
+        let score = dev_score(&tagger);
+        let best = score > state.best_score;
+        if best {
+            state.best_score = score;
+            state.best_epoch = epoch;
+            best_bytes = Some(tagger.to_bytes_full()?);
+        }
+        state.epoch = epoch;
+        let report = EpochReport {
+            epoch,
+            loss: total_loss / batches.len().max(1) as f64,
+            dev_score: score,
+            seconds: started.elapsed().as_secs_f64(),
+            best,
+        };
+        progress(Progress::Epoch(&report));
+        state.history.push(report);
+        if let Some(checkpoints) = checkpoints {
+            let write = |name: &str, bytes: &[u8]| {
+                let path = checkpoints.dir.join(name);
+                std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))
+            };
+            write("latest.clinitag", &tagger.to_bytes_full()?)?;
+            let optimizer_bytes = optimizer
+                .into_bytes()
+                .map_err(|e| Error::Model(format!("cannot save the optimizer: {e}")))?;
+            write("optimizer.bin", &optimizer_bytes)?;
+            if let Some(best) = &best_bytes {
+                write("best.clinitag", best)?;
+            }
+            write("state.json", &serde_json::to_vec_pretty(&state).unwrap())?;
+        }
+    }
+    let best = best_bytes.ok_or_else(|| Error::Model("no epoch was trained".into()))?;
+    let mut tagger = BiLstmCrfTagger::from_bytes(&best, &Device::flex())?;
+    tagger.header.training["best_epoch"] = state.best_epoch.into();
+    tagger.header.training["best_dev_score"] = state.best_score.into();
+    tagger.header.training["history"] = serde_json::to_value(&state.history).unwrap();
+    Ok(tagger)
+}
+
+/// Training words and characters, plus the most frequent pretrained words.
+fn build_vocabulary(
+    train: &[LabelledSentence],
+    pretrained: Option<&SubwordEmbeddings>,
+    max_pretrained: usize,
+) -> Vocabulary {
+    let mut word_counts: HashMap<String, usize> = HashMap::new();
+    let mut char_counts: HashMap<char, usize> = HashMap::new();
+    for token in train.iter().flat_map(|s| &s.tokens) {
+        *word_counts.entry(word_key(token)).or_default() += 1;
+        for c in token.chars() {
+            *char_counts.entry(c).or_default() += 1;
+        }
+    }
+    let mut words: Vec<String> = word_counts.into_keys().collect();
+    words.sort();
+    let mut seen: std::collections::HashSet<String> = words.iter().cloned().collect();
+    if let Some(embeddings) = pretrained {
+        for word in embeddings.words().take(max_pretrained) {
+            if seen.insert(word.to_string()) {
+                words.push(word.to_string());
+            }
+        }
+    }
+    let mut chars: Vec<char> = char_counts.into_keys().collect();
+    chars.sort();
+    Vocabulary::new(words, chars)
+}
+
+/// Word ids seen exactly once in training: the candidates for word dropout.
+fn singleton_word_ids(train: &[LabelledSentence], vocabulary: &Vocabulary) -> HashMap<u32, ()> {
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for token in train.iter().flat_map(|s| &s.tokens) {
+        *counts.entry(vocabulary.word_id(token)).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .filter(|&(id, c)| c == 1 && id != UNKNOWN && id != PADDING)
+        .map(|(id, _)| (id, ()))
+        .collect()
+}
+
+/// The embedding matrix for a vocabulary: every word's subword vector (padding and the
+/// unknown word start at zero).
+fn pretrained_matrix(
+    vocabulary: &Vocabulary,
+    embeddings: &SubwordEmbeddings,
+    device: &Device,
+) -> Tensor<2> {
+    let dim = embeddings.dim();
+    let mut values = vec![0f32; vocabulary.words.len() * dim];
+    for (i, word) in vocabulary.words.iter().enumerate().skip(2) {
+        values[i * dim..(i + 1) * dim].copy_from_slice(&embeddings.vector(word));
+    }
+    Tensor::from_data(
+        TensorData::new(values, [vocabulary.words.len(), dim]),
+        device,
+    )
+}

@@ -1,0 +1,171 @@
+//! A bidirectional LSTM over right-padded batches of variable-length sequences.
+//!
+//! burn's own `BiLstm` runs its reverse direction from the last padded step, so padding
+//! leaks into real positions, and it multiplies the input by each gate separately at every
+//! step. This one reverses each sequence within its own length (so both directions read only
+//! real steps first), projects the whole input for all four gates in one matrix product, and
+//! keeps one recurrent matrix product per step.
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+/// One direction: gates in the order input, forget, cell, output.
+#[derive(Module, Debug)]
+pub struct LstmDirection {
+    input_weight: Param<Tensor<2>>,
+    hidden_weight: Param<Tensor<2>>,
+    bias: Param<Tensor<1>>,
+}
+
+impl LstmDirection {
+    fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
+        // PyTorch's initialisation, with the forget gate's bias at 1 so that memory is kept
+        // by default early in training.
+        let bound = 1.0 / (d_hidden as f64).sqrt();
+        let uniform = Distribution::Uniform(-bound, bound);
+        let mut bias = vec![0f32; 4 * d_hidden];
+        bias[d_hidden..2 * d_hidden].fill(1.0);
+        Self {
+            input_weight: Param::from_tensor(Tensor::random(
+                [d_input, 4 * d_hidden],
+                uniform,
+                device,
+            )),
+            hidden_weight: Param::from_tensor(Tensor::random(
+                [d_hidden, 4 * d_hidden],
+                uniform,
+                device,
+            )),
+            bias: Param::from_tensor(Tensor::from_data(
+                TensorData::new(bias, [4 * d_hidden]),
+                device,
+            )),
+        }
+    }
+
+    fn hidden_size(&self) -> usize {
+        self.hidden_weight.dims()[0]
+    }
+
+    /// `[batch, time, d_input]` → `[batch, time, d_hidden]`, reading left to right.
+    fn forward(&self, input: Tensor<3>) -> Tensor<3> {
+        let [batch, time, d_input] = input.dims();
+        let hidden_size = self.hidden_size();
+        let projected = (input
+            .reshape([batch * time, d_input])
+            .matmul(self.input_weight.val())
+            + self.bias.val().unsqueeze_dim(0))
+        .reshape([batch, time, 4 * hidden_size]);
+        let device = projected.device();
+        let mut hidden = Tensor::<2>::zeros([batch, hidden_size], &device);
+        let mut cell = Tensor::<2>::zeros([batch, hidden_size], &device);
+        let mut outputs = Vec::with_capacity(time);
+        for step in projected.iter_dim(1) {
+            let gates = step.squeeze_dim::<2>(1) + hidden.matmul(self.hidden_weight.val());
+            let [input_gate, forget_gate, candidate, output_gate]: [Tensor<2>; 4] =
+                gates.chunk(4, 1).try_into().expect("four gates");
+            cell = sigmoid(forget_gate) * cell + sigmoid(input_gate) * candidate.tanh();
+            hidden = sigmoid(output_gate) * cell.clone().tanh();
+            outputs.push(hidden.clone());
+        }
+        Tensor::stack(outputs, 1)
+    }
+}
+
+/// Forward and backward LSTMs, outputs concatenated: `[batch, time, 2 × d_hidden]`.
+#[derive(Module, Debug)]
+pub struct BiLstm {
+    forward: LstmDirection,
+    backward: LstmDirection,
+}
+
+impl BiLstm {
+    pub fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
+        Self {
+            forward: LstmDirection::new(d_input, d_hidden, device),
+            backward: LstmDirection::new(d_input, d_hidden, device),
+        }
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.forward.hidden_size()
+    }
+
+    /// Runs both directions over `input` (`[batch, time, d]`, right-padded), where
+    /// `reversal` is [`reversal_index`] of the batch's lengths. Outputs at padded steps are
+    /// meaningless; outputs at real steps never depend on padding.
+    pub fn forward(&self, input: Tensor<3>, reversal: &Tensor<1, Int>) -> Tensor<3> {
+        let [batch, time, d_input] = input.dims();
+        let reverse = |x: Tensor<3>, d: usize| {
+            x.reshape([batch * time, d])
+                .select(0, reversal.clone())
+                .reshape([batch, time, d])
+        };
+        let left_to_right = self.forward.forward(input.clone());
+        let right_to_left = reverse(
+            self.backward.forward(reverse(input, d_input)),
+            self.hidden_size(),
+        );
+        Tensor::cat(vec![left_to_right, right_to_left], 2)
+    }
+}
+
+/// Row indices into a flattened `[batch × time]` batch that reverse each sequence within its
+/// own length and leave padding in place. The permutation is its own inverse.
+pub fn reversal_index(lengths: &[usize], time: usize, device: &Device) -> Tensor<1, Int> {
+    let mut index = Vec::with_capacity(lengths.len() * time);
+    for (b, &len) in lengths.iter().enumerate() {
+        for t in 0..time {
+            let source = if t < len { len - 1 - t } else { t };
+            index.push((b * time + source) as i64);
+        }
+    }
+    let n = index.len();
+    Tensor::from_data(TensorData::new(index, [n]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max_difference(a: Tensor<3>, b: Tensor<3>) -> f32 {
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn padding_never_reaches_real_steps() {
+        let device = Device::flex();
+        device.seed(7);
+        let lstm = BiLstm::new(3, 4, &device);
+        let sequence = Tensor::<3>::random([1, 2, 3], Distribution::Normal(0.0, 1.0), &device);
+        let alone = lstm.forward(sequence.clone(), &reversal_index(&[2], 2, &device));
+        let padding = Tensor::<3>::random([1, 3, 3], Distribution::Normal(5.0, 1.0), &device);
+        let padded = Tensor::cat(vec![sequence, padding], 1);
+        let in_batch = lstm.forward(padded, &reversal_index(&[2], 5, &device));
+        assert!(max_difference(alone, in_batch.narrow(1, 0, 2)) < 1e-6);
+    }
+
+    #[test]
+    fn backward_direction_reads_right_to_left() {
+        let device = Device::flex();
+        device.seed(3);
+        let lstm = BiLstm::new(2, 3, &device);
+        let x = Tensor::<3>::random([2, 4, 2], Distribution::Normal(0.0, 1.0), &device);
+        let out = lstm.forward(x.clone(), &reversal_index(&[4, 4], 4, &device));
+        let expected = lstm.backward.forward(x.clone().flip([1])).flip([1]);
+        assert!(max_difference(out.clone().narrow(2, 3, 3), expected) < 1e-6);
+        assert!(max_difference(out.narrow(2, 0, 3), lstm.forward.forward(x)) < 1e-6);
+    }
+
+    #[test]
+    fn reversal_is_an_involution() {
+        let device = Device::flex();
+        let index = reversal_index(&[3, 1, 0], 4, &device);
+        let values: Vec<i64> = index.clone().into_data().try_into_vec_as().unwrap();
+        assert_eq!(values, [2, 1, 0, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        let twice = index.clone().select(0, index);
+        let twice: Vec<i64> = twice.into_data().try_into_vec_as().unwrap();
+        assert_eq!(twice, (0..12).collect::<Vec<i64>>());
+    }
+}
