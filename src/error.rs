@@ -17,6 +17,9 @@ pub enum Error {
     /// A model file that is corrupt, truncated or of another kind.
     #[error("cannot load model: {0}")]
     Model(String),
+    /// A concept index file that is corrupt, truncated or of another kind.
+    #[error("cannot load concept index: {0}")]
+    Index(String),
     #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,

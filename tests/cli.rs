@@ -311,3 +311,112 @@ fn trains_a_bilstm_crf_on_tiny_data_with_checkpoints_and_resumes() {
     std::fs::write(&damaged, &bytes).unwrap();
     assert!(fails(&["tag", "--model", path(&damaged), path(&note)]).contains("damaged"));
 }
+
+#[test]
+fn builds_a_concept_index_scores_it_on_gold_mentions_and_attaches_concepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("train.idx");
+    let pharmaconer = data().join("pharmaconer");
+    let train = pharmaconer.join("train");
+    ok(&[
+        "index",
+        "build",
+        "--brat",
+        path(&train),
+        "--abbreviations-from",
+        path(&train),
+        "-o",
+        path(&index),
+    ]);
+    // Gold dev mentions through the matcher beat the exact train lexicon's concept F1 of
+    // 0.840 (../shared/data/README.md), with every stage reported.
+    let report = ok(&[
+        "index",
+        "eval",
+        path(&pharmaconer.join("dev")),
+        "-i",
+        path(&index),
+    ]);
+    let codes = report.lines().find(|l| l.starts_with("codes")).unwrap();
+    let f1: f64 = codes.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!(f1 > 0.845, "{report}");
+    for stage in ["exact", "abbreviation", "levenshtein", "fuzzy", "none"] {
+        assert!(report.contains(stage), "{stage} in {report}");
+    }
+
+    let found = ok(&[
+        "index",
+        "lookup",
+        "-i",
+        path(&index),
+        "Ácido  fólico",
+        "enalaprilo",
+    ]);
+    assert!(
+        found.contains("63718003") && found.contains("exact"),
+        "{found}"
+    );
+    assert!(
+        found.contains("372658000") && found.contains("levenshtein"),
+        "{found}"
+    );
+
+    // Tagging attaches the index's concepts as AnnotatorNotes and subtrack 2 codes.
+    let gold = dir.path().join("gold");
+    let predicted = dir.path().join("predicted");
+    let stems = sample("dev", 3, &gold);
+    ok(&[
+        "tag",
+        path(&gold),
+        "-o",
+        path(&predicted),
+        "--index",
+        path(&index),
+    ]);
+    let tsv = std::fs::read_to_string(predicted.join(format!("{}.tsv", stems[0]))).unwrap();
+    assert!(tsv.lines().any(|l| l
+        .split('\t')
+        .nth(1)
+        .is_some_and(|c| c.parse::<u64>().is_ok())));
+
+    // A damaged index is refused with a clear message.
+    let mut bytes = std::fs::read(&index).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&index, &bytes).unwrap();
+    let error = fails(&["index", "lookup", "-i", path(&index), "hierro"]);
+    assert!(error.contains("truncated or damaged"), "{error}");
+}
+
+#[test]
+fn builds_a_concept_index_from_snomed_ct_release_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("rf2.idx");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rf2");
+    ok(&[
+        "index",
+        "build",
+        "--rf2-descriptions",
+        path(&fixtures.join("sct2_Description_Snapshot-es_TEST.txt")),
+        "--rf2-language",
+        path(&fixtures.join("der2_cRefset_LanguageSnapshot-es_TEST.txt")),
+        "-o",
+        path(&index),
+    ]);
+    let found = ok(&[
+        "index",
+        "lookup",
+        "-i",
+        path(&index),
+        "Acetaminofén",
+        "ibuprofenos",
+    ]);
+    let lines: Vec<&str> = found.lines().collect();
+    assert!(
+        lines[1].contains("387517004") && lines[1].contains("paracetamol"),
+        "{found}"
+    );
+    assert!(
+        lines[3].contains("387207008") && lines[3].contains("levenshtein"),
+        "{found}"
+    );
+}

@@ -96,6 +96,20 @@ pub fn read(path: &Path, format: InputFormat, annotations: Annotations) -> Resul
     Ok(corpus)
 }
 
+/// A text file, decompressed if its name ends in `.gz`.
+pub fn read_text(path: &Path) -> Result<String> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text)
+            .with_context(|| format!("decompressing {}", path.display()))?;
+        Ok(text)
+    } else {
+        Ok(corpus::read_to_string(path)?)
+    }
+}
+
 /// `dir/sub` if it exists (a PharmaCoNER split folder), else `dir`.
 pub fn subfolder(dir: &Path, sub: &str) -> PathBuf {
     let nested = dir.join(sub);

@@ -27,6 +27,10 @@ pub struct Args {
     /// Score gold documents that have no prediction as empty (the official scorer refuses).
     #[arg(long)]
     missing_as_empty: bool,
+    /// CoNLL: ignore predicted entities of types the gold file never annotates (one English
+    /// model tags chemicals, diseases and genes; BC5CDR annotates only the first two).
+    #[arg(long)]
+    gold_types_only: bool,
     /// Print the scores as JSON.
     #[arg(long)]
     json: bool,
@@ -49,6 +53,11 @@ pub fn run(args: Args) -> Result<()> {
             &read_to_string(&args.predicted)?,
             &args.predicted.display().to_string(),
         )?;
+        let predicted = if args.gold_types_only {
+            conll::only_gold_types(&gold, &predicted)
+        } else {
+            predicted
+        };
         let report = conll::score(&gold, &predicted)?;
         if !args.json {
             println!(

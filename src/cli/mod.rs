@@ -1,6 +1,7 @@
 mod check;
 mod corpus;
 mod eval;
+mod index;
 mod tag;
 mod train;
 
@@ -36,6 +37,8 @@ enum Command {
     Eval(eval::Args),
     /// Train a model and report its scores on a development set.
     Train(train::Args),
+    /// Build, score and query the SNOMED CT concept index.
+    Index(index::Args),
     /// Measure how well tokenization and the tagging schemes keep a BRAT corpus's entities.
     Check(check::Args),
 }
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(args),
         Command::Check(args) => check::run(args),
+        Command::Index(args) => index::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ use clinitag::formats::conll::{write_conll, ConllSentence};
 use clinitag::formats::corpus::Annotations;
 use clinitag::formats::corpus::{write, write_brat_dir};
 use clinitag::formats::json::to_json;
+use clinitag::normalize::Matcher;
 use clinitag::tagging::{align_entities, Scheme};
 use clinitag::text::{OffsetUnit, Segmentation};
 use clinitag::Document;
@@ -45,7 +46,14 @@ pub struct Args {
     /// Model file [default: models/bilstm-crf-<lang>.clinitag, else models/dictionary-<lang>.json].
     #[arg(short, long)]
     model: Option<PathBuf>,
-    /// Language of the text, which picks the default model.
+    /// SNOMED CT concept index that gives mentions their concepts [default:
+    /// models/snomed-<lang>.idx where it exists].
+    #[arg(short, long, conflicts_with = "no_index")]
+    index: Option<PathBuf>,
+    /// Attach no concepts beyond what the model itself gives.
+    #[arg(long)]
+    no_index: bool,
+    /// Language of the text, which picks the default model and index.
     #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
     lang: String,
     /// Offset unit in JSON output.
@@ -62,8 +70,22 @@ pub fn run(args: Args) -> Result<()> {
         None => corpus::default_model(&args.lang)?,
     };
     let model = corpus::load_model(&model_path)?;
+    let index_path = match (&args.index, args.no_index) {
+        (_, true) => None,
+        (Some(path), _) => Some(path.clone()),
+        (None, false) => super::index::default_index(&args.lang),
+    };
+    let matcher = match index_path {
+        Some(path) => Some(Matcher::new(super::index::load_index(&path)?)),
+        None => None,
+    };
     let mut input = corpus::read(&args.input, args.input_format, Annotations::Ignore)?;
     corpus::tag_all(model.as_ref(), &mut input.documents);
+    if let Some(matcher) = &matcher {
+        for (document, _) in &mut input.documents {
+            matcher.annotate(document);
+        }
+    }
 
     let format = args.format.unwrap_or(match input.format {
         InputFormat::Brat => OutputFormat::Brat,

@@ -255,7 +255,7 @@ mod tests {
             .reshape([1, 3, 4]);
         for gold in [vec![0, 1, 2], vec![1, 3, 0], vec![2, 2, 3]] {
             let nll = crf
-                .nll(tensor.clone(), &[gold.clone()], &[vec![]])
+                .nll(tensor.clone(), std::slice::from_ref(&gold), &[vec![]])
                 .into_scalar::<f32>();
             let expected = log_partition - path_score(&gold, &emissions, &scores);
             assert!(

@@ -2,11 +2,11 @@
 //! Models load from bytes, never from paths, so the browser build loads them the same way.
 
 pub mod bilstm_crf;
-mod container;
 pub mod dictionary;
 pub mod embeddings;
 pub mod lstm;
 
+use crate::container::Kind;
 use crate::document::Entity;
 use crate::error::{Error, Result};
 use crate::text::Segmentation;
@@ -29,7 +29,7 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Tagger + Send + Sync>> {
     if bytes.is_empty() {
         return Err(Error::Model("the model file is empty".into()));
     }
-    if bytes.starts_with(container::MAGIC) {
+    if bytes.starts_with(Kind::Model.magic()) {
         let device = burn::tensor::Device::flex();
         return Ok(Box::new(BiLstmCrfTagger::from_bytes(bytes, &device)?));
     }

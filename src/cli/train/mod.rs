@@ -54,6 +54,15 @@ pub struct NeuralArgs {
     /// word vectors start at random.
     #[arg(long)]
     embeddings_corpus: Vec<PathBuf>,
+    /// A gazetteer of names, one a line (e.g. the Spanish nomenclator), for a lexical feature.
+    #[arg(long)]
+    gazetteer: Option<PathBuf>,
+    /// A table of drug-class affixes (Type, Expression_EN, Expression_ES columns).
+    #[arg(long)]
+    affixes: Option<PathBuf>,
+    /// Keep the pretrained word vectors fixed during training.
+    #[arg(long, requires = "embeddings_corpus")]
+    freeze_embeddings: bool,
     /// Passes of skip-gram training over the embeddings corpus.
     #[arg(long, default_value_t = 5)]
     embedding_epochs: usize,
@@ -159,7 +168,9 @@ impl DevSet {
             }
         }
         if let Some(gold) = gold_conll {
+            // Scored on the types this corpus annotates (see `eval --gold-types-only`).
             let predicted = super::tag::conll_sentences(&corpus.documents, Scheme::Bio);
+            let predicted = clinitag::eval::conll::only_gold_types(&gold, &predicted);
             return Ok(vec![
                 clinitag::eval::conll::score(&gold, &predicted)?.entities,
             ]);

@@ -8,12 +8,11 @@ use clinitag::formats::corpus::{read_to_string, Annotations};
 use clinitag::models::bilstm_crf::train::{
     labelled_sentences, train, Checkpoints, Progress, TrainingConfig,
 };
-use clinitag::models::bilstm_crf::{word_key, BiLstmCrfTagger};
+use clinitag::models::bilstm_crf::{word_key, BiLstmCrfTagger, Lexicon};
 use clinitag::models::embeddings::{SkipGramConfig, SubwordEmbeddings};
 use clinitag::text::Segmentation;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
@@ -84,6 +83,16 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
         Some(embeddings)
     };
 
+    let mut lexicon = Lexicon::default();
+    if let Some(path) = &args.neural.gazetteer {
+        lexicon.add_names(&read_to_string(path)?);
+    }
+    if let Some(path) = &args.neural.affixes {
+        lexicon
+            .add_affixes(&read_to_string(path)?, &args.lang)
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+
     let mut config = TrainingConfig::new(&args.lang, labels);
     config.max_epochs = args.neural.epochs;
     config.patience = args.neural.patience;
@@ -92,6 +101,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     config.hidden = args.neural.hidden;
     config.dropout = args.neural.dropout;
     config.seed = args.neural.seed;
+    config.freeze_embeddings = args.neural.freeze_embeddings;
 
     let dev_sets = args
         .dev
@@ -153,6 +163,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     let tagger = train(
         &sentences,
         &config,
+        lexicon,
         embeddings.as_ref(),
         checkpoints.as_ref(),
         &mut dev_score,
@@ -187,16 +198,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
 /// Sentences of word keys from a text file (optionally gzipped) or a CoNLL file.
 fn read_embedding_corpus(path: &Path) -> Result<Vec<Vec<String>>> {
     let name = path.display().to_string();
-    let text = if name.ends_with(".gz") {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {name}"))?;
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(file)
-            .read_to_string(&mut text)
-            .with_context(|| format!("decompressing {name}"))?;
-        text
-    } else {
-        read_to_string(path)?
-    };
+    let text = corpus::read_text(path)?;
     if corpus::resolve_format(path, InputFormat::Auto) == InputFormat::Conll {
         return Ok(parse_conll(&text, &name)?
             .into_iter()

@@ -18,13 +18,126 @@ const MAX_CHARS: usize = 24;
 /// Number of shape classes (see [`shape`]), padding included.
 pub const SHAPES: usize = 8;
 
-/// Word and character vocabularies.
+/// Number of lexical feature ids (see [`Lexicon::feature`]), padding included.
+pub const LEXICAL_FEATURES: usize = 9;
+
+/// Outside knowledge about words: a gazetteer of names (the Spanish pharmaceutical
+/// nomenclator) and drug-class affixes (`-mab`, `-olol`, `cef-`), as in the PharmaCoNER
+/// extension of NeuroNER.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Lexicon {
+    /// Folded single-word names.
+    pub names: std::collections::BTreeSet<String>,
+    /// Folded affixes and where they sit in a word.
+    pub affixes: Vec<(Affix, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Affix {
+    Prefix,
+    Suffix,
+    Root,
+}
+
+impl Lexicon {
+    /// Adds the names of a gazetteer: one a line.
+    pub fn add_names(&mut self, text: &str) {
+        self.names.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(fold),
+        );
+    }
+
+    /// Adds affixes from a table with the columns `Type` (prefix, suffix or root) and
+    /// `Expression_EN`/`Expression_ES` (several affixes separated by commas), tab-separated
+    /// with a header line, taking the column of `language`.
+    pub fn add_affixes(&mut self, tsv: &str, language: &str) -> crate::Result<()> {
+        let mut lines = tsv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+        let wanted = format!("Expression_{}", language.to_uppercase());
+        let column = |name: &str| header.iter().position(|h| h.trim() == name);
+        let (Some(kind_column), Some(expression_column)) = (column("Type"), column(&wanted)) else {
+            return Err(crate::Error::parse(
+                "affix table",
+                1,
+                format!("expected the columns Type and {wanted}"),
+            ));
+        };
+        for (number, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let (Some(kind), Some(expressions)) =
+                (fields.get(kind_column), fields.get(expression_column))
+            else {
+                continue;
+            };
+            let kind = match kind.trim() {
+                "prefix" => Affix::Prefix,
+                "suffix" => Affix::Suffix,
+                "root" => Affix::Root,
+                other => {
+                    return Err(crate::Error::parse(
+                        "affix table",
+                        number + 2,
+                        format!("unknown affix type '{other}'"),
+                    ))
+                }
+            };
+            for expression in expressions
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+            {
+                let affix = (kind, fold(expression));
+                if !self.affixes.contains(&affix) {
+                    self.affixes.push(affix);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.affixes.is_empty()
+    }
+
+    /// A token's lexical feature: 1 + 4 × (in the gazetteer) + (0 no affix, 1 prefix,
+    /// 2 suffix, 3 root). Affixes count only where they leave a stem of three letters or more.
+    pub fn feature(&self, token: &str) -> u32 {
+        let folded = fold(token);
+        let known = self.names.contains(&folded) as u32;
+        let letters = folded.chars().count();
+        let affix = self
+            .affixes
+            .iter()
+            .find(|(kind, affix)| {
+                letters >= affix.chars().count() + 3
+                    && match kind {
+                        Affix::Prefix => folded.starts_with(affix.as_str()),
+                        Affix::Suffix => folded.ends_with(affix.as_str()),
+                        Affix::Root => folded.contains(affix.as_str()),
+                    }
+            })
+            .map_or(0, |(kind, _)| match kind {
+                Affix::Prefix => 1,
+                Affix::Suffix => 2,
+                Affix::Root => 3,
+            });
+        1 + 4 * known + affix
+    }
+}
+
+/// Word and character vocabularies, and the lexicon behind the lexical features.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Vocabulary {
     /// Word keys ([`word_key`]); 0 is padding and 1 unknown.
     pub words: Vec<String>,
     /// Characters as they appear (case kept); 0 is padding and 1 unknown.
     pub chars: Vec<char>,
+    #[serde(default)]
+    pub lexicon: Lexicon,
     #[serde(skip)]
     word_ids: HashMap<String, u32>,
     #[serde(skip)]
@@ -40,6 +153,7 @@ impl Vocabulary {
         let mut vocabulary = Self {
             words: vec!["<pad>".into(), "<unk>".into()],
             chars: vec!['\0', '\u{FFFD}'],
+            lexicon: Lexicon::default(),
             word_ids: HashMap::new(),
             char_ids: HashMap::new(),
         };
@@ -99,6 +213,8 @@ pub struct Batch {
     pub words: Tensor<2, Int>,
     /// `[batch, time]` shape classes.
     pub shapes: Tensor<2, Int>,
+    /// `[batch, time]` lexical features.
+    pub lexical: Tensor<2, Int>,
     /// `[unique tokens, chars]` character ids of each distinct token of the batch.
     pub chars: Tensor<2, Int>,
     /// Reverses each distinct token's characters (see [`reversal_index`]).
@@ -125,6 +241,7 @@ impl Batch {
         let batch = sentences.len();
         let mut words = vec![PADDING as i64; batch * time];
         let mut shapes = vec![PADDING as i64; batch * time];
+        let mut lexical = vec![PADDING as i64; batch * time];
         let mut token_rows = vec![0i64; batch * time];
         let mut unique: HashMap<&str, usize> = HashMap::new();
         let mut unique_tokens: Vec<&str> = Vec::new();
@@ -132,6 +249,7 @@ impl Batch {
             for (t, token) in sentence.iter().enumerate() {
                 words[b * time + t] = replace_word(vocabulary.word_id(token)) as i64;
                 shapes[b * time + t] = shape(token) as i64;
+                lexical[b * time + t] = vocabulary.lexicon.feature(token) as i64;
                 let row = *unique.entry(token).or_insert_with(|| {
                     unique_tokens.push(token);
                     unique_tokens.len() - 1
@@ -179,6 +297,7 @@ impl Batch {
         Self {
             words: int1(words).reshape([batch, time]),
             shapes: int1(shapes).reshape([batch, time]),
+            lexical: int1(lexical).reshape([batch, time]),
             chars: int1(chars).reshape([n, width]),
             char_reversal: reversal_index(&char_lengths, width, device),
             char_last: int1(
@@ -213,6 +332,39 @@ mod tests {
             .map(|t| shape(t))
             .collect();
         assert_eq!(shapes, [1, 2, 3, 4, 5, 6, 7, 2]);
+    }
+
+    #[test]
+    fn reads_the_affix_table_for_a_language() {
+        let tsv = "Type\tExpression_EN\tExpression_ES\n\
+                   suffix\tcaine\tína\nprefix\tcef, ceph\tcef\nroot\tvir\tvir\n";
+        let mut lexicon = Lexicon::default();
+        lexicon.add_affixes(tsv, "en").unwrap();
+        assert_eq!(lexicon.affixes.len(), 4);
+        let mut spanish = Lexicon::default();
+        spanish.add_affixes(tsv, "es").unwrap();
+        assert_eq!(spanish.affixes[0], (Affix::Suffix, "ina".to_string()));
+        assert!(spanish.add_affixes("Kind\tX\n", "es").is_err());
+    }
+
+    #[test]
+    fn lexical_features_mark_known_names_and_drug_affixes() {
+        let lexicon = Lexicon {
+            names: ["paracetamol".to_string()].into_iter().collect(),
+            affixes: vec![
+                (Affix::Suffix, "olol".into()),
+                (Affix::Prefix, "cef".into()),
+            ],
+        };
+        assert_eq!(lexicon.feature("Paracetamol"), 5);
+        assert_eq!(lexicon.feature("atenolol"), 3);
+        assert_eq!(lexicon.feature("cefazolina"), 2);
+        assert_eq!(
+            lexicon.feature("olol"),
+            1,
+            "an affix alone is not a drug name"
+        );
+        assert_eq!(lexicon.feature("dolor"), 1);
     }
 
     #[test]

@@ -6,13 +6,14 @@ mod network;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod train;
 
-pub use features::{word_key, Vocabulary};
+pub use features::{word_key, Affix, Lexicon, Vocabulary};
 pub use network::NetworkConfig;
 
+use crate::container::{self, Kind};
 use crate::decoding::{marginals, viterbi, CrfScores, FORBIDDEN};
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::{container, Tagger};
+use crate::models::Tagger;
 use crate::tagging::{Scheme, Tag, TokenSpan};
 use crate::text::Segmentation;
 use burn::module::{Module, ModuleMapper, Param};
@@ -84,7 +85,7 @@ impl BiLstmCrfTagger {
 
     /// Loads a model file's bytes onto `device`.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let container = container::read(bytes)?;
+        let container = container::read(Kind::Model, bytes)?;
         let mut header: Header = serde_json::from_slice(container.header)
             .map_err(|e| Error::Model(format!("bad model header: {e}")))?;
         if header.kind != KIND {
@@ -130,7 +131,7 @@ impl BiLstmCrfTagger {
             .into_record()
             .into_bytes()
             .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
-        Ok(container::write(&header, &weights))
+        Ok(container::write(Kind::Model, &header, &weights))
     }
 
     pub fn header(&self) -> &Header {
@@ -293,7 +294,20 @@ mod tests {
         config.hidden = 8;
         config.max_epochs = 3;
         config.word_dropout = 0.0;
-        train(&data, &config, None, None, &mut |_| 0.0, &mut |_| {}).unwrap()
+        let lexicon = Lexicon {
+            names: ["paracetamol".to_string()].into_iter().collect(),
+            affixes: vec![(Affix::Suffix, "ina".into())],
+        };
+        train(
+            &data,
+            &config,
+            lexicon,
+            None,
+            None,
+            &mut |_| 0.0,
+            &mut |_| {},
+        )
+        .unwrap()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The extended NeuroNER network: a character Bi-LSTM per token, concatenated with word and
 //! shape embeddings, into a word-level Bi-LSTM, linear emission scores and a CRF.
 
-use super::features::{Batch, SHAPES};
+use super::features::{Batch, LEXICAL_FEATURES, SHAPES};
 use crate::decoding::{Crf, CrfScores};
 use crate::models::lstm::BiLstm;
 use burn::module::Module;
@@ -21,6 +21,9 @@ pub struct NetworkConfig {
     pub shape_dim: usize,
     pub hidden: usize,
     pub dropout: f64,
+    /// Size of the lexical feature embedding (gazetteer and affixes); 0 for none.
+    #[serde(default)]
+    pub lexical_dim: usize,
 }
 
 #[derive(Module, Debug)]
@@ -28,6 +31,7 @@ pub struct BiLstmCrf {
     pub(super) word_embedding: Embedding,
     char_embedding: Embedding,
     shape_embedding: Embedding,
+    lexical_embedding: Option<Embedding>,
     char_lstm: BiLstm,
     word_lstm: BiLstm,
     emission: Linear,
@@ -37,11 +41,14 @@ pub struct BiLstmCrf {
 
 impl BiLstmCrf {
     pub fn new(config: &NetworkConfig, constraints: CrfScores, device: &Device) -> Self {
-        let features = config.word_dim + 2 * config.char_hidden + config.shape_dim;
+        let features =
+            config.word_dim + 2 * config.char_hidden + config.shape_dim + config.lexical_dim;
         Self {
             word_embedding: EmbeddingConfig::new(config.words, config.word_dim).init(device),
             char_embedding: EmbeddingConfig::new(config.chars, config.char_dim).init(device),
             shape_embedding: EmbeddingConfig::new(SHAPES, config.shape_dim).init(device),
+            lexical_embedding: (config.lexical_dim > 0)
+                .then(|| EmbeddingConfig::new(LEXICAL_FEATURES, config.lexical_dim).init(device)),
             char_lstm: BiLstm::new(config.char_dim, config.char_hidden, device),
             word_lstm: BiLstm::new(features, config.hidden, device),
             emission: LinearConfig::new(2 * config.hidden, config.tags).init(device),
@@ -78,14 +85,15 @@ impl BiLstmCrf {
                 .select(0, batch.token_rows.clone())
                 .reshape([sentences, time, 2 * char_hidden]);
 
-        let features = Tensor::cat(
-            vec![
-                self.word_embedding.forward(batch.words.clone()),
-                spelled,
-                self.shape_embedding.forward(batch.shapes.clone()),
-            ],
-            2,
-        );
+        let mut features = vec![
+            self.word_embedding.forward(batch.words.clone()),
+            spelled,
+            self.shape_embedding.forward(batch.shapes.clone()),
+        ];
+        if let Some(lexical) = &self.lexical_embedding {
+            features.push(lexical.forward(batch.lexical.clone()));
+        }
+        let features = Tensor::cat(features, 2);
         let context = self
             .word_lstm
             .forward(self.dropout.forward(features), &batch.word_reversal);

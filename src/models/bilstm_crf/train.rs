@@ -1,7 +1,7 @@
 //! Training a Bi-LSTM-CRF: Adam on burn's autodiff, dropout, word dropout, early stopping on
 //! a development score, fixed seeds, and checkpoints to resume from.
 
-use super::features::{word_key, Batch, Vocabulary, PADDING, UNKNOWN};
+use super::features::{word_key, Batch, Lexicon, Vocabulary, PADDING, UNKNOWN};
 use super::network::{BiLstmCrf, NetworkConfig};
 use super::{BiLstmCrfTagger, Header, KIND};
 use crate::error::{Error, Result};
@@ -70,6 +70,7 @@ pub struct TrainingConfig {
     pub char_dim: usize,
     pub char_hidden: usize,
     pub shape_dim: usize,
+    pub lexical_dim: usize,
     pub hidden: usize,
     pub dropout: f64,
     /// Probability of replacing a word seen once in training by the unknown word.
@@ -80,6 +81,10 @@ pub struct TrainingConfig {
     /// Stop after this many epochs without a better development score.
     pub patience: usize,
     pub seed: u64,
+    /// Keep pretrained word vectors fixed, so that words seen only in the unlabelled text
+    /// stay where the words seen in training are.
+    #[serde(default)]
+    pub freeze_embeddings: bool,
     /// Largest number of pretrained words added to the vocabulary beyond the training words.
     pub max_pretrained_words: usize,
 }
@@ -94,6 +99,7 @@ impl TrainingConfig {
             char_dim: 25,
             char_hidden: 25,
             shape_dim: 8,
+            lexical_dim: 8,
             hidden: 100,
             dropout: 0.5,
             word_dropout: 0.3,
@@ -102,6 +108,7 @@ impl TrainingConfig {
             max_epochs: 40,
             patience: 6,
             seed: 1,
+            freeze_embeddings: false,
             max_pretrained_words: 60_000,
         }
     }
@@ -142,6 +149,7 @@ struct TrainingState {
 pub fn train(
     train: &[LabelledSentence],
     config: &TrainingConfig,
+    lexicon: Lexicon,
     pretrained: Option<&SubwordEmbeddings>,
     checkpoints: Option<&Checkpoints>,
     dev_score: &mut dyn FnMut(&BiLstmCrfTagger) -> f64,
@@ -174,7 +182,13 @@ pub fn train(
         });
     }
 
-    let vocabulary = build_vocabulary(train, pretrained, config.max_pretrained_words);
+    let mut vocabulary = build_vocabulary(train, pretrained, config.max_pretrained_words);
+    let lexical_dim = if lexicon.is_empty() {
+        0
+    } else {
+        config.lexical_dim
+    };
+    vocabulary.lexicon = lexicon;
     let network_config = NetworkConfig {
         words: vocabulary.words.len(),
         chars: vocabulary.chars.len(),
@@ -185,6 +199,7 @@ pub fn train(
         shape_dim: config.shape_dim,
         hidden: config.hidden,
         dropout: config.dropout,
+        lexical_dim,
     };
     let header = Header {
         kind: KIND.to_string(),
@@ -234,6 +249,9 @@ pub fn train(
         }
     }
 
+    if config.freeze_embeddings && pretrained.is_some() {
+        model.word_embedding = model.word_embedding.no_grad();
+    }
     let singletons = singleton_word_ids(train, &header.vocabulary);
     while state.epoch < config.max_epochs && state.epoch - state.best_epoch < config.patience
         || state.epoch == 0

@@ -1,0 +1,328 @@
+//! `clinitag index`: build a concept index, score it with gold mentions, look mentions up.
+
+use super::corpus::{read_text, subfolder};
+use anyhow::{bail, Context, Result};
+use clinitag::eval::pharmaconer::{score_indexing, MissingDocuments};
+use clinitag::formats::corpus::{files_with_extension, read_ann_dir, read_to_string, read_tsv_dir};
+use clinitag::normalize::{
+    find_abbreviations, rf2, ConceptIndex, IndexBuilder, Matcher, MatcherConfig, Stage,
+};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Build an index from annotated corpora, SNOMED CT RF2 files and abbreviations in text.
+    ///
+    /// Example (the shipped Spanish index, see models/README.md):
+    ///   clinitag index build --brat ../shared/data/pharmaconer/train \
+    ///       --abbreviations-from ../shared/data/spanish-clinical-text/cases.txt.gz -o idx
+    Build(BuildArgs),
+    /// Concept-indexing scores from a PharmaCoNER split's gold mentions, with the share of
+    /// mentions each matcher stage answered and the mean lookup time.
+    Eval(EvalArgs),
+    /// Ranked candidates for each mention given (or each line of standard input).
+    Lookup(LookupArgs),
+}
+
+#[derive(clap::Args)]
+struct MatcherArgs {
+    /// Shortest key (characters) searched at Levenshtein distance 1.
+    #[arg(long)]
+    distance_one_from: Option<usize>,
+    /// Shortest key searched at Levenshtein distance 2.
+    #[arg(long)]
+    distance_two_from: Option<usize>,
+    /// Lowest similarity the fuzzy stage accepts (above 1 turns it off).
+    #[arg(long)]
+    fuzzy_threshold: Option<f64>,
+}
+
+impl MatcherArgs {
+    fn apply(&self, mut config: MatcherConfig) -> MatcherConfig {
+        if let Some(n) = self.distance_one_from {
+            config.distance_one_from = n;
+        }
+        if let Some(n) = self.distance_two_from {
+            config.distance_two_from = n;
+        }
+        if let Some(t) = self.fuzzy_threshold {
+            config.fuzzy_threshold = t;
+        }
+
+        config
+    }
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// Where to write the index.
+    #[arg(short, long)]
+    output: PathBuf,
+    #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
+    lang: String,
+    /// BRAT folders (or PharmaCoNER split folders) whose AnnotatorNotes pair mentions with
+    /// concept ids.
+    #[arg(long)]
+    brat: Vec<PathBuf>,
+    /// SNOMED CT RF2 description files (sct2_Description_*.txt).
+    #[arg(long)]
+    rf2_descriptions: Vec<PathBuf>,
+    /// RF2 language reference sets, for each concept's preferred term.
+    #[arg(long, requires = "rf2_descriptions")]
+    rf2_language: Vec<PathBuf>,
+    /// Text to find `long form (SF)` abbreviations in: .txt, .txt.gz, or folders of .txt.
+    #[arg(long)]
+    abbreviations_from: Vec<PathBuf>,
+    /// Entity types whose mentions get concepts when tagging.
+    #[arg(long, value_delimiter = ',', default_value = "NORMALIZABLES,PROTEINAS")]
+    types: Vec<String>,
+    #[command(flatten)]
+    matcher: MatcherArgs,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// A PharmaCoNER split folder (subtrack1/ with .ann, subtrack2/ with .tsv).
+    gold: PathBuf,
+    /// The index [default: models/snomed-es.idx].
+    #[arg(short, long)]
+    index: Option<PathBuf>,
+    /// Entity types whose mentions are looked up [default: the index's].
+    #[arg(long, value_delimiter = ',')]
+    types: Vec<String>,
+    #[command(flatten)]
+    matcher: MatcherArgs,
+}
+
+#[derive(clap::Args)]
+struct LookupArgs {
+    /// Mentions to look up; standard input, one a line, when none are given.
+    mentions: Vec<String>,
+    /// The index [default: models/snomed-es.idx].
+    #[arg(short, long)]
+    index: Option<PathBuf>,
+    #[command(flatten)]
+    matcher: MatcherArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Build(args) => build(args),
+        Command::Eval(args) => eval(args),
+        Command::Lookup(args) => lookup(args),
+    }
+}
+
+/// The shipped index for a language, if there is one, in the current folder or the source
+/// tree this binary was built from.
+pub fn default_index(language: &str) -> Option<PathBuf> {
+    let name = format!("models/snomed-{language}.idx");
+    [Path::new("."), Path::new(env!("CARGO_MANIFEST_DIR"))]
+        .iter()
+        .map(|root| root.join(&name))
+        .find(|p| p.is_file())
+}
+
+/// Loads an index file with its matcher settings.
+pub fn load_index(path: &Path) -> Result<ConceptIndex> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading index {}", path.display()))?;
+    ConceptIndex::from_bytes(&bytes).with_context(|| format!("loading index {}", path.display()))
+}
+
+/// The given index, else the shipped Spanish one, with the settings in `overrides` applied.
+fn matcher_from(path: Option<PathBuf>, overrides: &MatcherArgs) -> Result<(Matcher, PathBuf)> {
+    let Some(path) = path.or_else(|| default_index("es")) else {
+        bail!("no index given and models/snomed-es.idx not found; pass --index FILE");
+    };
+    let index = load_index(&path)?;
+    let config = overrides.apply(index.summary().matcher);
+    Ok((Matcher::with_config(index, config), path))
+}
+
+fn build(args: BuildArgs) -> Result<()> {
+    let mut builder = IndexBuilder::new(&args.lang);
+    builder.matcher_config(args.matcher.apply(MatcherConfig::default()));
+    builder.entity_types(&args.types);
+
+    for dir in &args.brat {
+        let annotations = read_ann_dir(&subfolder(dir, "subtrack1"))?;
+        if annotations.is_empty() {
+            bail!("{}: no .ann files", dir.display());
+        }
+        let mut pairs = 0;
+        for entity in annotations.values().flatten() {
+            for concept in &entity.notes {
+                builder.add_term(&entity.text, concept, 1);
+                pairs += 1;
+            }
+        }
+        builder.add_source(format!(
+            "{pairs} annotated mention-concept pairs from {} ({} documents)",
+            dir.display(),
+            annotations.len()
+        ));
+    }
+
+    let mut preferred = HashSet::new();
+    for path in &args.rf2_language {
+        preferred.extend(rf2::read_preferred(
+            &read_to_string(path)?,
+            &path.display().to_string(),
+        )?);
+    }
+    for path in &args.rf2_descriptions {
+        let descriptions =
+            rf2::read_descriptions(&read_to_string(path)?, &path.display().to_string())?;
+        let added = rf2::add_release(&mut builder, &descriptions, &preferred, &args.lang);
+        builder.add_source(format!(
+            "{added} SNOMED CT descriptions from {}",
+            path.display()
+        ));
+    }
+
+    for path in &args.abbreviations_from {
+        let texts: Vec<PathBuf> = if path.is_dir() {
+            files_with_extension(&subfolder(path, "subtrack1"), "txt")?
+        } else {
+            vec![path.clone()]
+        };
+        let mut pairs = 0;
+        for text in &texts {
+            for (short, long) in find_abbreviations(&read_text(text)?) {
+                builder.add_abbreviation(&short, &long, 1);
+                pairs += 1;
+            }
+        }
+        builder.add_source(format!(
+            "{pairs} abbreviation definitions found in {}",
+            path.display()
+        ));
+    }
+
+    let index = builder.build()?;
+    let bytes = index.to_bytes();
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    let summary = index.summary();
+    eprintln!(
+        "{}: {} terms, {} concepts, {} abbreviations, {} bytes",
+        args.output.display(),
+        summary.terms,
+        summary.concepts,
+        summary.abbreviations,
+        bytes.len()
+    );
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let (matcher, path) = matcher_from(args.index, &args.matcher)?;
+    let size = std::fs::metadata(&path)?.len();
+    let bytes = std::fs::read(&path)?;
+    let load = Instant::now();
+    ConceptIndex::from_bytes(&bytes)?;
+    let load = load.elapsed();
+
+    let gold_ann = read_ann_dir(&subfolder(&args.gold, "subtrack1"))?;
+    let gold_tsv = read_tsv_dir(&subfolder(&args.gold, "subtrack2"))?;
+    if gold_ann.is_empty() || gold_tsv.is_empty() {
+        bail!(
+            "{}: needs subtrack1/*.ann and subtrack2/*.tsv",
+            args.gold.display()
+        );
+    }
+    let types = if args.types.is_empty() {
+        &matcher.index().summary().entity_types
+    } else {
+        &args.types
+    };
+    let types: HashSet<&str> = types.iter().map(String::as_str).collect();
+    // Per stage (None: nothing found): mentions answered, and how many of those answers
+    // are among the mention's gold concepts.
+    let mut stages: BTreeMap<Option<Stage>, (usize, usize)> = Stage::ALL
+        .iter()
+        .map(|&s| (Some(s), (0, 0)))
+        .chain([(None, (0, 0))])
+        .collect();
+    let mut predicted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut lookups = 0u32;
+    let mut elapsed = std::time::Duration::ZERO;
+    for (id, entities) in &gold_ann {
+        let codes = predicted.entry(id.clone()).or_default();
+        let wanted = |label: &str| types.is_empty() || types.contains(label);
+        for entity in entities.iter().filter(|e| wanted(&e.label)) {
+            let start = Instant::now();
+            let candidates = matcher.candidates(&entity.text);
+            elapsed += start.elapsed();
+            lookups += 1;
+            let best = candidates.first();
+            let entry = stages.entry(best.map(|c| c.stage)).or_default();
+            entry.0 += 1;
+            let ids = matcher.concept_ids(&entity.text);
+            entry.1 += usize::from(ids.iter().any(|id| entity.notes.contains(id)));
+            codes.extend(ids);
+        }
+    }
+    let report = score_indexing(&gold_tsv, &gold_ann, &predicted, MissingDocuments::Error)?;
+    println!("{report}");
+    println!("stage         mentions  share   correct");
+    for (stage, (count, correct)) in &stages {
+        println!(
+            "{:<12} {:>9}  {:>5.1}%  {:>5.1}%",
+            stage.map_or("none", Stage::name),
+            count,
+            100.0 * *count as f64 / lookups.max(1) as f64,
+            100.0 * *correct as f64 / (*count).max(1) as f64
+        );
+    }
+    println!(
+        "index {}: {size} bytes, loads in {:.1} ms; {lookups} lookups, {:.1} µs each on average",
+        path.display(),
+        load.as_secs_f64() * 1e3,
+        elapsed.as_secs_f64() * 1e6 / f64::from(lookups.max(1))
+    );
+    Ok(())
+}
+
+fn lookup(args: LookupArgs) -> Result<()> {
+    let (matcher, _) = matcher_from(args.index, &args.matcher)?;
+    let mentions: Vec<String> = if args.mentions.is_empty() {
+        std::io::read_to_string(std::io::stdin())
+            .context("reading standard input")?
+            .lines()
+            .map(str::to_string)
+            .collect()
+    } else {
+        args.mentions
+    };
+    let mut seen = HashSet::new();
+    for mention in mentions.iter().filter(|m| !m.trim().is_empty()) {
+        if !seen.insert(mention.as_str()) {
+            continue;
+        }
+        println!("{mention}");
+        let candidates = matcher.candidates(mention);
+        if candidates.is_empty() {
+            println!("  (no concept)");
+        }
+        for c in candidates {
+            println!(
+                "  {:<12} {:.3}  {:<12} {} [{}]",
+                c.concept.id,
+                c.score,
+                c.stage.name(),
+                c.concept.preferred,
+                c.term
+            );
+        }
+    }
+    Ok(())
+}

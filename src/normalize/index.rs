@@ -1,0 +1,458 @@
+//! The concept index: normalised terms to concepts, in one compressed, checksummed file.
+//!
+//! The container ([`crate::container`]) holds a JSON summary as its header and, as its body,
+//! the deflate-compressed concatenation of a length-prefixed JSON table (concepts, the
+//! postings of every term, the abbreviation table) and an fst map from each term to its
+//! postings. The fst keeps the terms small and gives the Levenshtein automaton search.
+
+use super::{normalize_term, MatcherConfig};
+use crate::container::{self, Kind};
+use crate::error::{Error, Result};
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use fst::{Automaton, IntoStreamer, Map, MapBuilder, Streamer};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+
+/// Expansions kept per abbreviation, most frequent first.
+const MAX_EXPANSIONS: usize = 3;
+
+/// A concept: a SNOMED CT id (a few annotations use `CHEBI:` ids, and `<null>` marks mentions
+/// the annotators found no concept for), the term to show for it, and its semantic tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Concept {
+    pub id: String,
+    /// The language reference set's preferred term, else the most frequent annotated mention.
+    pub preferred: String,
+    /// SNOMED CT's semantic tag from the fully specified name (`substance`, `product`), or
+    /// empty where no RF2 release gave one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub semantic_tag: String,
+}
+
+/// A concept a term names, with how often the sources gave that pairing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u32, u32)", into = "(u32, u32)")]
+pub struct Posting {
+    /// Index into the concept table.
+    pub concept: u32,
+    pub count: u32,
+}
+
+impl From<(u32, u32)> for Posting {
+    fn from((concept, count): (u32, u32)) -> Self {
+        Posting { concept, count }
+    }
+}
+
+impl From<Posting> for (u32, u32) {
+    fn from(posting: Posting) -> Self {
+        (posting.concept, posting.count)
+    }
+}
+
+/// What an index holds, readable without decompressing it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexSummary {
+    pub language: String,
+    pub terms: usize,
+    pub concepts: usize,
+    pub abbreviations: usize,
+    /// The sources it was built from, in words.
+    pub sources: Vec<String>,
+    /// The matcher settings chosen for this index.
+    #[serde(default)]
+    pub matcher: MatcherConfig,
+    /// The entity types whose mentions get concepts (all when empty).
+    #[serde(default)]
+    pub entity_types: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Tables {
+    concepts: Vec<Concept>,
+    /// The postings of the term the fst maps to `i`, most frequent first.
+    postings: Vec<Vec<Posting>>,
+    /// Short form → long forms, both normalised, most frequent first.
+    abbreviations: BTreeMap<String, Vec<String>>,
+}
+
+/// Normalised terms to concepts. Look terms up with [`normalize_term`]'d keys, or through a
+/// [`super::Matcher`].
+pub struct ConceptIndex {
+    summary: IndexSummary,
+    terms: Map<Vec<u8>>,
+    tables: Tables,
+    /// Long form → short forms: the abbreviation table read backwards.
+    short_forms: HashMap<String, Vec<String>>,
+}
+
+fn corrupt(message: impl std::fmt::Display) -> Error {
+    Error::Index(format!("{message}: the index file is damaged"))
+}
+
+impl ConceptIndex {
+    /// Reads an index from the bytes of its file, checking format, checksum and every cross
+    /// reference, so that a damaged file fails here and never later during a lookup.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let container = container::read(Kind::ConceptIndex, bytes)?;
+        let summary: IndexSummary = serde_json::from_slice(container.header)
+            .map_err(|e| corrupt(format!("unreadable summary ({e})")))?;
+        let mut body = Vec::new();
+        DeflateDecoder::new(container.weights)
+            .read_to_end(&mut body)
+            .map_err(|e| corrupt(format!("cannot decompress ({e})")))?;
+        let tables_len = body
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+            .filter(|&len| len <= body.len() - 8)
+            .ok_or_else(|| corrupt("truncated body"))?;
+        let tables: Tables = serde_json::from_slice(&body[8..8 + tables_len])
+            .map_err(|e| corrupt(format!("unreadable tables ({e})")))?;
+        let terms = Map::new(body[8 + tables_len..].to_vec())
+            .map_err(|e| corrupt(format!("unreadable term map ({e})")))?;
+
+        let concepts = tables.concepts.len() as u32;
+        if tables
+            .postings
+            .iter()
+            .flatten()
+            .any(|p| p.concept >= concepts)
+        {
+            return Err(corrupt(
+                "a posting names a concept that is not in the table",
+            ));
+        }
+        let mut stream = terms.stream();
+        while let Some((_, value)) = stream.next() {
+            if value as usize >= tables.postings.len() {
+                return Err(corrupt("a term has no postings"));
+            }
+        }
+        let mut short_forms: HashMap<String, Vec<String>> = HashMap::new();
+        for (short, longs) in &tables.abbreviations {
+            for long in longs {
+                short_forms
+                    .entry(long.clone())
+                    .or_default()
+                    .push(short.clone());
+            }
+        }
+        Ok(ConceptIndex {
+            summary,
+            terms,
+            tables,
+            short_forms,
+        })
+    }
+
+    /// The bytes of the index file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let tables = serde_json::to_vec(&self.tables).expect("tables serialise");
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
+        let written = encoder
+            .write_all(&(tables.len() as u64).to_le_bytes())
+            .and_then(|()| encoder.write_all(&tables))
+            .and_then(|()| encoder.write_all(self.terms.as_fst().as_bytes()));
+        written.expect("writing to memory");
+        let body = encoder.finish().expect("writing to memory");
+        let header = serde_json::to_vec(&self.summary).expect("summary serialises");
+        container::write(Kind::ConceptIndex, &header, &body)
+    }
+
+    pub fn summary(&self) -> &IndexSummary {
+        &self.summary
+    }
+
+    pub fn concept(&self, posting: Posting) -> &Concept {
+        &self.tables.concepts[posting.concept as usize]
+    }
+
+    /// The postings of a normalised term, most frequent first.
+    pub fn lookup(&self, key: &str) -> Option<&[Posting]> {
+        self.terms
+            .get(key)
+            .map(|i| self.tables.postings[i as usize].as_slice())
+    }
+
+    /// Every term an automaton accepts (a Levenshtein automaton, say), run over the fst.
+    pub fn search(&self, automaton: impl Automaton) -> Vec<(String, &[Posting])> {
+        let mut found = Vec::new();
+        let mut stream = self.terms.search(automaton).into_stream();
+        while let Some((term, i)) = stream.next() {
+            let term = String::from_utf8_lossy(term).into_owned();
+            found.push((term, self.tables.postings[i as usize].as_slice()));
+        }
+        found
+    }
+
+    /// Every term with its postings, in byte order.
+    pub fn terms(&self) -> Vec<(String, &[Posting])> {
+        let mut all = Vec::with_capacity(self.terms.len());
+        let mut stream = self.terms.stream();
+        while let Some((term, i)) = stream.next() {
+            let term = String::from_utf8_lossy(term).into_owned();
+            all.push((term, self.tables.postings[i as usize].as_slice()));
+        }
+        all
+    }
+
+    /// Long forms of a normalised short form, most frequent first.
+    pub fn expansions(&self, short: &str) -> &[String] {
+        self.tables
+            .abbreviations
+            .get(short)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Short forms of a normalised long form.
+    pub fn short_forms(&self, long: &str) -> &[String] {
+        self.short_forms.get(long).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Collects terms, concepts and abbreviations from any number of sources.
+pub struct IndexBuilder {
+    language: String,
+    sources: Vec<String>,
+    concepts: Vec<Concept>,
+    concept_ids: HashMap<String, u32>,
+    /// Per concept: each surface form it was annotated with, and how often (for the
+    /// preferred term of concepts no terminology release describes).
+    surfaces: Vec<HashMap<String, u32>>,
+    terms: BTreeMap<String, HashMap<u32, u32>>,
+    abbreviations: HashMap<String, HashMap<String, u32>>,
+    matcher: MatcherConfig,
+    entity_types: Vec<String>,
+}
+
+impl IndexBuilder {
+    pub fn new(language: &str) -> Self {
+        IndexBuilder {
+            language: language.to_string(),
+            sources: Vec::new(),
+            concepts: Vec::new(),
+            concept_ids: HashMap::new(),
+            surfaces: Vec::new(),
+            terms: BTreeMap::new(),
+            abbreviations: HashMap::new(),
+            matcher: MatcherConfig::default(),
+            entity_types: Vec::new(),
+        }
+    }
+
+    /// The entity types whose mentions the index is for (all when none are given).
+    pub fn entity_types(&mut self, types: &[String]) {
+        self.entity_types = types.to_vec();
+    }
+
+    /// The matcher settings stored with the index (the defaults unless set).
+    pub fn matcher_config(&mut self, config: MatcherConfig) {
+        self.matcher = config;
+    }
+
+    /// Records a source in the index's summary.
+    pub fn add_source(&mut self, description: impl Into<String>) {
+        self.sources.push(description.into());
+    }
+
+    fn concept_index(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.concept_ids.get(id) {
+            return i;
+        }
+        let i = self.concepts.len() as u32;
+        self.concepts.push(Concept {
+            id: id.to_string(),
+            preferred: String::new(),
+            semantic_tag: String::new(),
+        });
+        self.surfaces.push(HashMap::new());
+        self.concept_ids.insert(id.to_string(), i);
+        i
+    }
+
+    /// Describes a concept: its preferred term and semantic tag (from a terminology release).
+    pub fn describe_concept(&mut self, id: &str, preferred: &str, semantic_tag: &str) {
+        let i = self.concept_index(id) as usize;
+        if !preferred.is_empty() {
+            self.concepts[i].preferred = preferred.to_string();
+        }
+        if !semantic_tag.is_empty() {
+            self.concepts[i].semantic_tag = semantic_tag.to_string();
+        }
+    }
+
+    /// Adds `count` sightings of `term` naming `concept_id`. Terms that normalise to nothing
+    /// (only punctuation) are skipped.
+    pub fn add_term(&mut self, term: &str, concept_id: &str, count: u32) {
+        let key = normalize_term(term);
+        if key.is_empty() || concept_id.is_empty() || count == 0 {
+            return;
+        }
+        let concept = self.concept_index(concept_id);
+        *self.surfaces[concept as usize]
+            .entry(term.trim().to_string())
+            .or_default() += count;
+        *self
+            .terms
+            .entry(key)
+            .or_default()
+            .entry(concept)
+            .or_default() += count;
+    }
+
+    /// Adds `count` sightings of `short` as an abbreviation of `long`.
+    pub fn add_abbreviation(&mut self, short: &str, long: &str, count: u32) {
+        let (short, long) = (normalize_term(short), normalize_term(long));
+        if short.is_empty() || long.is_empty() || short == long {
+            return;
+        }
+        *self
+            .abbreviations
+            .entry(short)
+            .or_default()
+            .entry(long)
+            .or_default() += count;
+    }
+
+    /// The finished index. Abbreviations are kept only where one side is an indexed term,
+    /// since only those can lead a lookup anywhere.
+    pub fn build(self) -> Result<ConceptIndex> {
+        let IndexBuilder {
+            language,
+            sources,
+            mut concepts,
+            surfaces,
+            terms,
+            abbreviations,
+            matcher,
+            entity_types,
+            ..
+        } = self;
+        for (concept, surfaces) in concepts.iter_mut().zip(&surfaces) {
+            if concept.preferred.is_empty() {
+                if let Some((surface, _)) = surfaces
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                {
+                    concept.preferred = surface.clone();
+                }
+            }
+        }
+        let mut builder = MapBuilder::memory();
+        let mut postings = Vec::with_capacity(terms.len());
+        for (i, (term, concepts)) in terms.iter().enumerate() {
+            let mut list: Vec<Posting> = concepts
+                .iter()
+                .map(|(&concept, &count)| Posting { concept, count })
+                .collect();
+            list.sort_by(|a, b| b.count.cmp(&a.count).then(a.concept.cmp(&b.concept)));
+            postings.push(list);
+            builder
+                .insert(term, i as u64)
+                .map_err(|e| Error::Index(format!("building the term map: {e}")))?;
+        }
+        let fst_bytes = builder
+            .into_inner()
+            .map_err(|e| Error::Index(format!("building the term map: {e}")))?;
+        let terms_map =
+            Map::new(fst_bytes).map_err(|e| Error::Index(format!("building the term map: {e}")))?;
+
+        let mut table = BTreeMap::new();
+        for (short, longs) in abbreviations {
+            let mut longs: Vec<(String, u32)> = longs
+                .into_iter()
+                .filter(|(long, _)| terms.contains_key(long) || terms.contains_key(&short))
+                .collect();
+            longs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            longs.truncate(MAX_EXPANSIONS);
+            if !longs.is_empty() {
+                table.insert(short, longs.into_iter().map(|(long, _)| long).collect());
+            }
+        }
+        let summary = IndexSummary {
+            language,
+            terms: terms_map.len(),
+            concepts: concepts.len(),
+            abbreviations: table.len(),
+            sources,
+            matcher,
+            entity_types,
+        };
+        let bytes = ConceptIndex {
+            summary,
+            terms: terms_map,
+            tables: Tables {
+                concepts,
+                postings,
+                abbreviations: table,
+            },
+            short_forms: HashMap::new(),
+        }
+        .to_bytes();
+        // Through the file format, so that what is built is exactly what loads.
+        ConceptIndex::from_bytes(&bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_index() -> ConceptIndex {
+        let mut builder = IndexBuilder::new("es");
+        builder.add_source("test");
+        builder.add_term("Ácido fólico", "63718003", 3);
+        builder.add_term("acido folico", "63718003", 1);
+        builder.add_term("folato", "63718003", 1);
+        builder.add_term("hemoglobina", "38082009", 5);
+        builder.add_term("hemoglobina", "<null>", 1);
+        builder.add_abbreviation("Hb", "hemoglobina", 4);
+        builder.add_abbreviation("XYZ", "nothing indexed", 4);
+        builder.describe_concept("38082009", "hemoglobina", "substance");
+        builder.build().unwrap()
+    }
+
+    #[test]
+    fn builds_looks_up_and_round_trips() {
+        let index = small_index();
+        assert_eq!(index.summary().terms, 3);
+        assert_eq!(index.summary().abbreviations, 1);
+        let postings = index.lookup("acido folico").unwrap();
+        assert_eq!(postings.len(), 1);
+        assert_eq!(postings[0].count, 4);
+        let concept = index.concept(postings[0]);
+        assert_eq!(concept.id, "63718003");
+        assert_eq!(concept.preferred, "Ácido fólico");
+        let hemoglobin = index.lookup("hemoglobina").unwrap();
+        assert_eq!(index.concept(hemoglobin[0]).id, "38082009");
+        assert_eq!(index.concept(hemoglobin[0]).semantic_tag, "substance");
+        assert_eq!(index.expansions("hb"), ["hemoglobina"]);
+        assert_eq!(index.short_forms("hemoglobina"), ["hb"]);
+        let automaton = fst::automaton::Str::new("folato");
+        let found: Vec<String> = index
+            .search(automaton)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(found, ["folato"]);
+
+        let again = ConceptIndex::from_bytes(&index.to_bytes()).unwrap();
+        assert_eq!(again.summary(), index.summary());
+        assert_eq!(again.terms().len(), 3);
+    }
+
+    #[test]
+    fn damaged_and_foreign_files_give_clear_errors() {
+        let bytes = small_index().to_bytes();
+        let error = |bytes: &[u8]| ConceptIndex::from_bytes(bytes).err().unwrap().to_string();
+        assert!(error(&bytes[..bytes.len() - 3]).contains("truncated"));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 0x40;
+        assert!(error(&flipped).contains("checksum"));
+        assert!(error(b"").contains("not a clinitag concept index"));
+        assert!(error(b"CLINITAG and then some model bytes here").contains("not a clinitag"));
+    }
+}

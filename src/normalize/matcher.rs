@@ -1,0 +1,415 @@
+//! Looking a mention up in a [`ConceptIndex`], in stages that stop at the first that finds
+//! anything: exact, abbreviation expansion, Levenshtein automaton search, fuzzy similarity.
+
+use super::{normalize_term, Concept, ConceptIndex, Posting};
+use crate::document::Document;
+use levenshtein_automata::LevenshteinAutomatonBuilder;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The stage that found a candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The mention's normalised form is an indexed term, or is one once spaces are removed.
+    Exact,
+    /// The mention is a known abbreviation of an indexed term, or the long form of one.
+    Abbreviation,
+    /// An indexed term within one or two edits (by length), found by a Levenshtein automaton
+    /// over the fst, that differs only in word endings (`corticoides`, `corticoide`).
+    Levenshtein,
+    /// The most similar indexed term, words in any order, above a threshold.
+    Fuzzy,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [
+        Stage::Exact,
+        Stage::Abbreviation,
+        Stage::Levenshtein,
+        Stage::Fuzzy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Exact => "exact",
+            Stage::Abbreviation => "abbreviation",
+            Stage::Levenshtein => "levenshtein",
+            Stage::Fuzzy => "fuzzy",
+        }
+    }
+}
+
+/// A concept proposed for a mention.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate<'a> {
+    pub concept: &'a Concept,
+    /// In (0, 1]: the similarity of the matched term to the mention times the share of that
+    /// term's sightings that name this concept.
+    pub score: f32,
+    pub stage: Stage,
+    /// The indexed term that matched (normalised).
+    pub term: String,
+}
+
+/// The matcher's settings, chosen on the PharmaCoNER dev set (see models/README.md).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatcherConfig {
+    /// Shortest key, in characters, searched at edit distance 1.
+    pub distance_one_from: usize,
+    /// Shortest key searched at edit distance 2.
+    pub distance_two_from: usize,
+    /// Lowest similarity (normalised Damerau-Levenshtein over token-sorted keys) that the
+    /// fuzzy stage accepts; above 1 turns the stage off.
+    pub fuzzy_threshold: f64,
+    pub max_candidates: usize,
+}
+
+impl Default for MatcherConfig {
+    fn default() -> Self {
+        MatcherConfig {
+            distance_one_from: 5,
+            distance_two_from: 10,
+            fuzzy_threshold: 0.8,
+            max_candidates: 5,
+        }
+    }
+}
+
+/// Terms the fuzzy stage compares in full, after the trigram filter.
+const FUZZY_SHORTLIST: usize = 32;
+
+type Trigram = [char; 3];
+
+/// A concept index ready for lookups, with the trigram table of its fuzzy stage.
+pub struct Matcher {
+    index: ConceptIndex,
+    config: MatcherConfig,
+    /// Builders of Levenshtein automata at distance 1 and 2, with transpositions: made once,
+    /// they turn out the automaton for each key in microseconds.
+    automata: [LevenshteinAutomatonBuilder; 2],
+    /// Every term and its token-sorted form, for the fuzzy stage.
+    terms: Vec<(String, String)>,
+    /// Term without spaces → the terms that give it (`cd15` for `cd 15`, `igg` for `ig g`).
+    compact: HashMap<String, Vec<u32>>,
+    /// Trigram of a token-sorted term → the terms that contain it.
+    trigrams: HashMap<Trigram, Vec<u32>>,
+}
+
+/// Words that name rather than describe: with a digit, or of three characters or fewer
+/// (`B12`, `VIII`, `CD`, `Ig`, `G`). One of them changed is another concept.
+fn is_identifier(word: &str) -> bool {
+    word.chars().count() <= 3 || word.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Whether two keys have the same identifier words, in any order.
+fn same_identifiers(a: &str, b: &str) -> bool {
+    fn identifiers(key: &str) -> Vec<&str> {
+        let mut words: Vec<&str> = key.split(' ').filter(|w| is_identifier(w)).collect();
+        words.sort_unstable();
+        words
+    }
+    identifiers(a) == identifiers(b)
+}
+
+/// Whether `term` differs from `key` only in word endings: the same number of words, each
+/// identifier word equal, and each other pair of words sharing all but its last three
+/// characters (`sueros`/`suero`, not `nucleósidos`/`nucleótidos` or `prednisolona`/`prednisona`).
+fn inflection_of(key: &str, term: &str) -> bool {
+    let (key_words, term_words): (Vec<&str>, Vec<&str>) =
+        (key.split(' ').collect(), term.split(' ').collect());
+    key_words.len() == term_words.len()
+        && key_words.iter().zip(&term_words).all(|(a, b)| {
+            if a == b {
+                return true;
+            }
+            if is_identifier(a) || is_identifier(b) {
+                return false;
+            }
+            let shared = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+            let longer = a.chars().count().max(b.chars().count());
+            shared + 3 >= longer
+        })
+}
+
+/// The words of a key in sorted order, so `acido folico` and `folico acido` meet.
+fn token_sorted(key: &str) -> String {
+    let mut words: Vec<&str> = key.split(' ').collect();
+    words.sort_unstable();
+    words.join(" ")
+}
+
+fn trigrams(text: &str) -> Vec<Trigram> {
+    let padded: Vec<char> = std::iter::once(' ')
+        .chain(text.chars())
+        .chain(std::iter::once(' '))
+        .collect();
+    let mut grams: Vec<Trigram> = padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+impl Matcher {
+    /// A matcher with the settings stored in the index.
+    pub fn new(index: ConceptIndex) -> Self {
+        let config = index.summary().matcher;
+        Self::with_config(index, config)
+    }
+
+    /// A matcher with other settings (for choosing them on a development set).
+    pub fn with_config(index: ConceptIndex, config: MatcherConfig) -> Self {
+        let terms: Vec<(String, String)> = index
+            .terms()
+            .into_iter()
+            .map(|(term, _)| {
+                let sorted = token_sorted(&term);
+                (term, sorted)
+            })
+            .collect();
+        let mut table: HashMap<Trigram, Vec<u32>> = HashMap::new();
+        let mut compact: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, (term, sorted)) in terms.iter().enumerate() {
+            compact
+                .entry(term.replace(' ', ""))
+                .or_default()
+                .push(i as u32);
+            for gram in trigrams(sorted) {
+                table.entry(gram).or_default().push(i as u32);
+            }
+        }
+        Matcher {
+            index,
+            config,
+            automata: [
+                LevenshteinAutomatonBuilder::new(1, true),
+                LevenshteinAutomatonBuilder::new(2, true),
+            ],
+            terms,
+            compact,
+            trigrams: table,
+        }
+    }
+
+    pub fn index(&self) -> &ConceptIndex {
+        &self.index
+    }
+
+    pub fn config(&self) -> &MatcherConfig {
+        &self.config
+    }
+
+    /// Ranked candidates for a mention, best first, all from the first stage that finds any;
+    /// empty when no stage does.
+    pub fn candidates(&self, mention: &str) -> Vec<Candidate<'_>> {
+        let key = normalize_term(mention);
+        if key.is_empty() {
+            return Vec::new();
+        }
+        if let Some(postings) = self.index.lookup(&key) {
+            return self.ranked(vec![(key.clone(), postings, 1.0)], Stage::Exact);
+        }
+        // Exact but for spaces, which punctuation leaves behind: `CD-15` meets `CD15`.
+        if let Some(terms) = self.compact.get(&key.replace(' ', "")) {
+            let terms = terms.iter().map(|&i| {
+                let term = &self.terms[i as usize].0;
+                (
+                    term.clone(),
+                    self.index.lookup(term).expect("an indexed term"),
+                    1.0,
+                )
+            });
+            return self.ranked(terms.collect(), Stage::Exact);
+        }
+
+        let related = self.index.expansions(&key).iter();
+        let related = related.chain(self.index.short_forms(&key));
+        let expanded: Vec<_> = related
+            .filter_map(|term| Some((term.clone(), self.index.lookup(term)?, 1.0)))
+            .collect();
+        if !expanded.is_empty() {
+            return self.ranked(expanded, Stage::Abbreviation);
+        }
+
+        let length = key.chars().count();
+        let distance = if length >= self.config.distance_two_from {
+            2
+        } else if length >= self.config.distance_one_from {
+            1
+        } else {
+            0
+        };
+        if distance > 0 {
+            let automaton = self.automata[distance - 1].build_dfa(&key);
+            let near: Vec<_> = self
+                .index
+                .search(&automaton)
+                .into_iter()
+                .filter(|(term, _)| inflection_of(&key, term))
+                .map(|(term, postings)| {
+                    let similarity = strsim::normalized_levenshtein(&key, &term) as f32;
+                    (term, postings, similarity)
+                })
+                .collect();
+            if !near.is_empty() {
+                return self.ranked(near, Stage::Levenshtein);
+            }
+        }
+
+        self.fuzzy(&key)
+    }
+
+    /// The id of the best candidate's concept for a mention, if any stage found one.
+    pub fn concept_ids(&self, mention: &str) -> Vec<String> {
+        self.candidates(mention)
+            .first()
+            .map(|best| vec![best.concept.id.clone()])
+            .unwrap_or_default()
+    }
+
+    /// Gives each entity of the index's entity types the concept of its mention (replacing
+    /// whatever concepts it had); entities of other types keep theirs.
+    pub fn annotate(&self, document: &mut Document) {
+        let types = &self.index.summary().entity_types;
+        for entity in &mut document.entities {
+            if types.is_empty() || types.contains(&entity.label) {
+                let mention = &document.text[entity.start..entity.end];
+                entity.concepts = self.concept_ids(mention);
+            }
+        }
+    }
+
+    fn fuzzy(&self, key: &str) -> Vec<Candidate<'_>> {
+        if self.config.fuzzy_threshold > 1.0 {
+            return Vec::new();
+        }
+        let sorted = token_sorted(key);
+        let mut shared: HashMap<u32, u32> = HashMap::new();
+        for gram in trigrams(&sorted) {
+            for &term in self.trigrams.get(&gram).map_or(&[][..], Vec::as_slice) {
+                *shared.entry(term).or_default() += 1;
+            }
+        }
+        let mut shortlist: Vec<(u32, u32)> = shared.into_iter().collect();
+        shortlist.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        shortlist.truncate(FUZZY_SHORTLIST);
+        let best = shortlist
+            .into_iter()
+            .map(|(i, _)| &self.terms[i as usize])
+            .filter(|(_, term_sorted)| same_identifiers(&sorted, term_sorted))
+            .map(|(term, term_sorted)| {
+                let similarity = strsim::normalized_damerau_levenshtein(&sorted, term_sorted);
+                (term, similarity)
+            })
+            .filter(|(_, similarity)| *similarity >= self.config.fuzzy_threshold)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)));
+        match best {
+            Some((term, similarity)) => {
+                let postings = self.index.lookup(term).expect("an indexed term");
+                self.ranked(
+                    vec![(term.clone(), postings, similarity as f32)],
+                    Stage::Fuzzy,
+                )
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Candidates from matched terms, each concept once at its best score.
+    fn ranked(&self, matches: Vec<(String, &[Posting], f32)>, stage: Stage) -> Vec<Candidate<'_>> {
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        for (term, postings, similarity) in matches {
+            let total: u32 = postings.iter().map(|p| p.count).sum();
+            for &posting in postings {
+                let score = similarity * posting.count as f32 / total.max(1) as f32;
+                let concept = self.index.concept(posting);
+                match candidates.iter_mut().find(|c| c.concept.id == concept.id) {
+                    Some(known) if known.score >= score => {}
+                    Some(known) => {
+                        known.score = score;
+                        known.term = term.clone();
+                    }
+                    None => candidates.push(Candidate {
+                        concept,
+                        score,
+                        stage,
+                        term: term.clone(),
+                    }),
+                }
+            }
+        }
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.concept.id.cmp(&b.concept.id))
+        });
+        candidates.truncate(self.config.max_candidates);
+        candidates
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::IndexBuilder;
+
+    fn matcher() -> Matcher {
+        let mut builder = IndexBuilder::new("es");
+        builder.add_term("ácido fólico", "63718003", 4);
+        builder.add_term("hemoglobina", "38082009", 5);
+        builder.add_term("hemoglobina", "<null>", 1);
+        builder.add_term("heparina de bajo peso molecular", "373294004", 2);
+        builder.add_term("corticoide", "79440004", 3);
+        builder.add_term("sulfato ferroso", "387402000", 1);
+        builder.add_abbreviation("Hb", "hemoglobina", 3);
+        builder.add_abbreviation("HBPM", "heparina de bajo peso molecular", 2);
+        Matcher::new(builder.build().unwrap())
+    }
+
+    fn best(matcher: &Matcher, mention: &str) -> Option<(String, Stage, f32)> {
+        let candidates = matcher.candidates(mention);
+        candidates
+            .first()
+            .map(|c| (c.concept.id.clone(), c.stage, c.score))
+    }
+
+    #[test]
+    fn each_stage_in_order() {
+        let matcher = matcher();
+        let (id, stage, score) = best(&matcher, "Ácido Fólico").unwrap();
+        assert_eq!((id.as_str(), stage, score), ("63718003", Stage::Exact, 1.0));
+        let (id, stage, _) = best(&matcher, "ácidofólico").unwrap();
+        assert_eq!((id.as_str(), stage), ("63718003", Stage::Exact));
+
+        // Two concepts for one term, ranked by how often each was given.
+        let candidates = matcher.candidates("hemoglobina");
+        let ids: Vec<&str> = candidates.iter().map(|c| c.concept.id.as_str()).collect();
+        assert_eq!(ids, ["38082009", "<null>"]);
+        assert!((candidates[0].score - 5.0 / 6.0).abs() < 1e-6);
+
+        assert_eq!(best(&matcher, "Hb").unwrap().1, Stage::Abbreviation);
+        assert_eq!(best(&matcher, "HBPM").unwrap().0, "373294004");
+
+        let (id, stage, _) = best(&matcher, "corticoides").unwrap();
+        assert_eq!((id.as_str(), stage), ("79440004", Stage::Levenshtein));
+        // Keys under five characters get no edits: `hbp` is not a misspelt `hb`.
+        assert!(best(&matcher, "hbp").is_none());
+
+        // Words in another order: too far for the automaton, the same after token sorting.
+        let (id, stage, score) = best(&matcher, "ferroso sulfato").unwrap();
+        assert_eq!(
+            (id.as_str(), stage, score),
+            ("387402000", Stage::Fuzzy, 1.0)
+        );
+        let strict = MatcherConfig {
+            fuzzy_threshold: 1.01,
+            ..MatcherConfig::default()
+        };
+        let index = ConceptIndex::from_bytes(&matcher.index().to_bytes()).unwrap();
+        assert!(Matcher::with_config(index, strict)
+            .candidates("ferroso sulfato")
+            .is_empty());
+        assert!(matcher.candidates("paracetamol").is_empty());
+        assert!(matcher.candidates(" ¿? ").is_empty());
+    }
+}
