@@ -96,6 +96,15 @@ pub fn read(path: &Path, format: InputFormat, annotations: Annotations) -> Resul
     Ok(corpus)
 }
 
+/// Writes a model or index file, creating its folder if needed.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
 /// A text file, decompressed if its name ends in `.gz`.
 pub fn read_text(path: &Path) -> Result<String> {
     if path.extension().is_some_and(|e| e == "gz") {

@@ -1,6 +1,6 @@
 //! `clinitag index`: build a concept index, score it with gold mentions, look mentions up.
 
-use super::corpus::{read_text, subfolder};
+use super::corpus::{read_text, subfolder, write_file};
 use anyhow::{bail, Context, Result};
 use clinitag::eval::pharmaconer::{score_indexing, MissingDocuments};
 use clinitag::formats::corpus::{files_with_extension, read_ann_dir, read_to_string, read_tsv_dir};
@@ -209,8 +209,7 @@ fn build(args: BuildArgs) -> Result<()> {
 
     let index = builder.build()?;
     let bytes = index.to_bytes();
-    std::fs::write(&args.output, &bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    write_file(&args.output, &bytes)?;
     let summary = index.summary();
     eprintln!(
         "{}: {} terms, {} concepts, {} abbreviations, {} bytes",

@@ -1,7 +1,7 @@
 mod neural;
 
 use super::corpus::{self, InputFormat};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clinitag::eval::pharmaconer::{codes_from_notes, score_indexing, score_ner, MissingDocuments};
 use clinitag::eval::Report;
 use clinitag::formats::brat::{parse_ann, write_ann, BratEntity};
@@ -109,12 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     let started = std::time::Instant::now();
     let model = DictionaryTagger::train(&args.lang, &training, args.min_precision);
     let bytes = model.to_bytes();
-    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&args.output, &bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    corpus::write_file(&args.output, &bytes)?;
     eprintln!(
         "trained a dictionary of {} mentions from {} documents in {:.1}s; wrote {} ({} bytes)",
         model.len(),

@@ -172,12 +172,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     let training_seconds = training_started.elapsed().as_secs_f64();
 
     let bytes = tagger.to_bytes()?;
-    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&args.output, &bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    corpus::write_file(&args.output, &bytes)?;
     eprintln!(
         "trained in {:.0}s (all steps {:.0}s); wrote {} ({} bytes, 16-bit weights)",
         training_seconds,
