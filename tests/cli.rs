@@ -265,6 +265,8 @@ fn trains_a_bilstm_crf_on_tiny_data_with_checkpoints_and_resumes() {
         "1",
         "--hidden",
         "16",
+        "--lr-decay",
+        "0.5",
         "--checkpoints",
         path(&checkpoints),
         "-o",
@@ -283,6 +285,12 @@ fn trains_a_bilstm_crf_on_tiny_data_with_checkpoints_and_resumes() {
         log.contains("epoch  2") && !log.contains("epoch  1 "),
         "{log}"
     );
+    // The learning rate halves after an epoch that does not improve dev F1, and resumes so.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checkpoints.join("state.json")).unwrap()).unwrap();
+    let improved = state["history"][1]["best"].as_bool().unwrap();
+    let expected = if improved { 0.002 } else { 0.001 };
+    assert_eq!(state["learning_rate"].as_f64().unwrap(), expected);
 
     // The model tags text, with entities on exact character offsets.
     let note = dir.path().join("note.txt");

@@ -76,6 +76,9 @@ pub struct NeuralArgs {
     batch_size: usize,
     #[arg(long, default_value_t = 0.002)]
     learning_rate: f64,
+    /// Multiply the learning rate by this after each epoch without a better dev F1.
+    #[arg(long, default_value_t = 1.0)]
+    lr_decay: f64,
     /// Hidden units per direction of the word-level Bi-LSTM.
     #[arg(long, default_value_t = 100)]
     hidden: usize,

@@ -98,6 +98,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     config.patience = args.neural.patience;
     config.batch_size = args.neural.batch_size;
     config.learning_rate = args.neural.learning_rate;
+    config.lr_decay = args.neural.lr_decay;
     config.hidden = args.neural.hidden;
     config.dropout = args.neural.dropout;
     config.seed = args.neural.seed;

@@ -81,6 +81,10 @@ pub struct TrainingConfig {
     /// Stop after this many epochs without a better development score.
     pub patience: usize,
     pub seed: u64,
+    /// After an epoch that does not improve the development score, the learning rate is
+    /// multiplied by this (1: constant), so that training settles instead of wandering.
+    #[serde(default = "no_decay")]
+    pub lr_decay: f64,
     /// Keep pretrained word vectors fixed, so that words seen only in the unlabelled text
     /// stay where the words seen in training are.
     #[serde(default)]
@@ -109,6 +113,7 @@ impl TrainingConfig {
             patience: 6,
             seed: 1,
             freeze_embeddings: false,
+            lr_decay: 1.0,
             max_pretrained_words: 60_000,
         }
     }
@@ -137,12 +142,19 @@ pub struct Checkpoints {
     pub resume: bool,
 }
 
+fn no_decay() -> f64 {
+    1.0
+}
+
 #[derive(Serialize, Deserialize)]
 struct TrainingState {
     epoch: usize,
     best_score: f64,
     best_epoch: usize,
     history: Vec<EpochReport>,
+    /// The learning rate of the next epoch (absent in checkpoints of older builds).
+    #[serde(default)]
+    learning_rate: Option<f64>,
 }
 
 /// Trains a model on `train` and returns the one with the best `dev_score` (higher is better).
@@ -228,6 +240,7 @@ pub fn train(
         best_score: f64::NEG_INFINITY,
         best_epoch: 0,
         history: Vec::new(),
+        learning_rate: None,
     };
     let mut best_bytes: Option<Vec<u8>> = None;
     if let Some(checkpoints) = checkpoints {
@@ -258,6 +271,7 @@ pub fn train(
     {
         let started = std::time::Instant::now();
         let epoch = state.epoch + 1;
+        let learning_rate = state.learning_rate.unwrap_or(config.learning_rate);
         rng.seed(config.seed.wrapping_mul(1000).wrapping_add(epoch as u64));
         device.seed(config.seed.wrapping_mul(1000).wrapping_add(epoch as u64));
         // Batches of similar lengths, in random order.
@@ -298,7 +312,7 @@ pub fn train(
             let value: f32 = loss.clone().into_scalar();
             total_loss += value as f64;
             let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(config.learning_rate, model, gradients);
+            model = optimizer.step(learning_rate, model, gradients);
             progress(Progress::Batch {
                 done: done + 1,
                 loss: value,
@@ -313,6 +327,11 @@ pub fn train(
             state.best_epoch = epoch;
             best_bytes = Some(tagger.to_bytes_full()?);
         }
+        state.learning_rate = Some(if best {
+            learning_rate
+        } else {
+            learning_rate * config.lr_decay
+        });
         state.epoch = epoch;
         let report = EpochReport {
             epoch,
