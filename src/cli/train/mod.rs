@@ -94,19 +94,25 @@ pub struct NeuralArgs {
     resume: bool,
 }
 
+/// An annotated training corpus: a BRAT folder or a CoNLL file, never plain text.
+fn read_training(path: &std::path::Path) -> Result<corpus::Corpus> {
+    let corpus = corpus::read(path, InputFormat::Auto, Annotations::Read)?;
+    if corpus.format == InputFormat::Text {
+        bail!(
+            "{}: training data must be a BRAT folder or a CoNLL file",
+            path.display()
+        );
+    }
+    Ok(corpus)
+}
+
 pub fn run(args: Args) -> Result<()> {
     if args.arch == Arch::BilstmCrf {
         return neural::train_bilstm_crf(&args);
     }
     let mut training = Vec::new();
     for path in &args.train {
-        let corpus = corpus::read(path, InputFormat::Auto, Annotations::Read)?;
-        if corpus.format == InputFormat::Text {
-            bail!(
-                "{}: training data must be a BRAT folder or a CoNLL file",
-                path.display()
-            );
-        }
+        let corpus = read_training(path)?;
         training.extend(corpus.documents);
     }
     let started = std::time::Instant::now();

@@ -4,7 +4,7 @@ use super::{Args, DevSet};
 use crate::cli::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
 use clinitag::formats::conll::parse_conll;
-use clinitag::formats::corpus::{read_to_string, Annotations};
+use clinitag::formats::corpus::read_to_string;
 use clinitag::models::bilstm_crf::train::{
     labelled_sentences, train, Checkpoints, Progress, TrainingConfig,
 };
@@ -25,13 +25,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     let mut sources = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
     for path in &args.train {
-        let corpus = corpus::read(path, InputFormat::Auto, Annotations::Read)?;
-        if corpus.format == InputFormat::Text {
-            bail!(
-                "{}: training data must be a BRAT folder or a CoNLL file",
-                path.display()
-            );
-        }
+        let corpus = super::read_training(path)?;
         let mut present = BTreeSet::new();
         for entity in corpus.documents.iter().flat_map(|(d, _)| &d.entities) {
             *label_counts.entry(entity.label.clone()).or_default() += 1;
