@@ -137,14 +137,18 @@ pub fn load_index(path: &Path) -> Result<ConceptIndex> {
     ConceptIndex::from_bytes(&bytes).with_context(|| format!("loading index {}", path.display()))
 }
 
-/// The given index, else the shipped Spanish one, with the settings in `overrides` applied.
-fn matcher_from(path: Option<PathBuf>, overrides: &MatcherArgs) -> Result<(Matcher, PathBuf)> {
-    let Some(path) = path.or_else(|| default_index("es")) else {
-        bail!("no index given and models/snomed-es.idx not found; pass --index FILE");
-    };
-    let index = load_index(&path)?;
+/// The matcher of an index with the settings in `overrides` applied.
+fn with_overrides(index: ConceptIndex, overrides: &MatcherArgs) -> Matcher {
     let config = overrides.apply(index.summary().matcher);
-    Ok((Matcher::with_config(index, config), path))
+    Matcher::with_config(index, config)
+}
+
+/// The given index, else the shipped Spanish one.
+fn index_path(path: Option<PathBuf>) -> Result<PathBuf> {
+    match path.or_else(|| default_index("es")) {
+        Some(path) => Ok(path),
+        None => bail!("no index given and models/snomed-es.idx not found; pass --index FILE"),
+    }
 }
 
 fn build(args: BuildArgs) -> Result<()> {
@@ -223,12 +227,15 @@ fn build(args: BuildArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let (matcher, path) = matcher_from(args.index, &args.matcher)?;
-    let size = std::fs::metadata(&path)?.len();
-    let bytes = std::fs::read(&path)?;
+    let path = index_path(args.index)?;
+    let bytes =
+        std::fs::read(&path).with_context(|| format!("reading index {}", path.display()))?;
+    let size = bytes.len();
     let load = Instant::now();
-    ConceptIndex::from_bytes(&bytes)?;
+    let index = ConceptIndex::from_bytes(&bytes)
+        .with_context(|| format!("loading index {}", path.display()))?;
     let load = load.elapsed();
+    let matcher = with_overrides(index, &args.matcher);
 
     let gold_ann = read_ann_dir(&subfolder(&args.gold, "subtrack1"))?;
     let gold_tsv = read_tsv_dir(&subfolder(&args.gold, "subtrack2"))?;
@@ -265,9 +272,10 @@ fn eval(args: EvalArgs) -> Result<()> {
             let best = candidates.first();
             let entry = stages.entry(best.map(|c| c.stage)).or_default();
             entry.0 += 1;
-            let ids = matcher.concept_ids(&entity.text);
-            entry.1 += usize::from(ids.iter().any(|id| entity.notes.contains(id)));
-            codes.extend(ids);
+            if let Some(best) = best {
+                entry.1 += usize::from(entity.notes.contains(&best.concept.id));
+                codes.push(best.concept.id.clone());
+            }
         }
     }
     let report = score_indexing(&gold_tsv, &gold_ann, &predicted, MissingDocuments::Error)?;
@@ -292,7 +300,7 @@ fn eval(args: EvalArgs) -> Result<()> {
 }
 
 fn lookup(args: LookupArgs) -> Result<()> {
-    let (matcher, _) = matcher_from(args.index, &args.matcher)?;
+    let matcher = with_overrides(load_index(&index_path(args.index)?)?, &args.matcher);
     let mentions: Vec<String> = if args.mentions.is_empty() {
         std::io::read_to_string(std::io::stdin())
             .context("reading standard input")?
