@@ -1,15 +1,97 @@
 #!/usr/bin/env bash
 # clinitag build entry point.
-#   ./build.sh          build the command-line tool (target/release/clinitag)
-#   ./build.sh wasm     build the library for wasm32-unknown-unknown (the browser build)
-#   ./build.sh test     everything CI checks: formatting, clippy, the wasm32 build, all tests
+#   ./build.sh            build the command-line tool (target/release/clinitag)
+#   ./build.sh serve      build the browser demo and serve it on http://localhost:8080 (PORT=…)
+#   ./build.sh web        build the browser demo only: pkg/ (wasm-pack) and target/site/
+#   ./build.sh test       everything CI checks: formatting, clippy, native tests, the browser
+#                         tests in headless Chromium (WebGPU and CPU) and the page's end-to-end test
+#   ./build.sh tools      install what the browser build and tests need (idempotent)
 set -euo pipefail
 cd "$(dirname "$0")"
 
-wasm() {
+SITE=target/site
+WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
+
+# Everything the browser build and tests use, installed only where missing: the wasm target,
+# wasm-pack and the wasm-bindgen CLI at the exact version of the crate, Debian's Chromium
+# and ChromeDriver (no browser downloads), and playwright-core.
+tools() {
     rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
-    cargo build --lib --release --target wasm32-unknown-unknown
-    ls -l target/wasm32-unknown-unknown/release/clinitag.wasm
+    command -v wasm-pack >/dev/null || cargo install wasm-pack
+    if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
+        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    fi
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    if ((${#missing[@]})); then
+        local sudo=""
+        [[ $(id -u) == 0 ]] || sudo=sudo
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+    fi
+    [[ -d tests/e2e/node_modules/playwright-core ]] || npm ci --prefix tests/e2e --no-audit --no-fund
+}
+
+# pkg/: the wasm module and its JavaScript bindings, then target/site/: the page, pkg/, the
+# models and index, and manifest.json (each file's size and hash, the cache key).
+web() {
+    wasm-pack build --release --target web --out-dir pkg --no-pack
+    # wasm-opt only from binaryen 116 on: Debian's 108 breaks wasm-bindgen's externref table
+    # (the page fails with "WebAssembly.Table.set(): Argument 1 is invalid for table").
+    local binaryen
+    binaryen=$(wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p')
+    if [[ -n "$binaryen" ]] && ((binaryen >= 116)); then
+        wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-simd --enable-reference-types --enable-multivalue \
+            pkg/clinitag_bg.wasm -o pkg/clinitag_bg.wasm
+    else
+        echo "wasm-opt ${binaryen:-missing}: not run (needs binaryen 116 or newer)"
+    fi
+    rm -rf "$SITE"
+    mkdir -p "$SITE/pkg" "$SITE/models"
+    cp www/* "$SITE/"
+    cp pkg/clinitag.js pkg/clinitag_bg.wasm "$SITE/pkg/"
+    cp models/*.clinitag models/*.idx models/dictionary-*.json "$SITE/models/"
+    manifest >"$SITE/manifest.json"
+    echo "file                               bytes      gzip"
+    for f in "$SITE"/pkg/clinitag_bg.wasm "$SITE"/pkg/clinitag.js "$SITE"/models/*; do
+        printf '%-30s %10d %10d\n' "${f#"$SITE"/}" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+    done
+    echo "built $SITE; serve it with: ./build.sh serve"
+}
+
+manifest() {
+    local first=1
+    printf '{\n  "models": ['
+    for f in models/*.clinitag models/dictionary-*.json; do
+        local name=${f#models/} arch lang
+        arch=${name%-*}
+        lang=${name##*-}
+        lang=${lang%%.*}
+        ((first)) || printf ','
+        first=0
+        printf '\n    {"language": "%s", "architecture": "%s", "file": "models/%s", "bytes": %d, "sha256": "%s"}' \
+            "$lang" "$arch" "$name" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -c1-64)"
+    done
+    printf '\n  ],\n  "indexes": ['
+    first=1
+    for f in models/snomed-*.idx; do
+        local name=${f#models/} lang
+        lang=${name#snomed-}
+        lang=${lang%.idx}
+        ((first)) || printf ','
+        first=0
+        printf '\n    {"language": "%s", "file": "models/%s", "bytes": %d, "sha256": "%s"}' \
+            "$lang" "$name" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -c1-64)"
+    done
+    printf '\n  ]\n}\n'
+}
+
+browser_tests() {
+    # webdriver.json (read from here) starts Chromium with WebGPU on, over SwiftShader.
+    CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} WASM_BINDGEN_TEST_TIMEOUT=900 \
+        wasm-pack test --headless --chrome --release -- --test web
+    node tests/e2e/page.mjs
 }
 
 case "${1:-cli}" in
@@ -17,17 +99,31 @@ cli)
     cargo build --release
     echo "built target/release/clinitag; try: target/release/clinitag --help"
     ;;
-wasm)
-    wasm
+tools)
+    tools
+    ;;
+web)
+    tools
+    web
+    ;;
+serve)
+    tools
+    web
+    port=${PORT:-8080}
+    echo "clinitag demo: http://localhost:$port/ (Ctrl+C stops it)"
+    exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$SITE"
     ;;
 test)
+    tools
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
-    wasm
+    cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
     cargo test --release
+    web
+    browser_tests
     ;;
 *)
-    echo "usage: $0 [cli|wasm|test]" >&2
+    echo "usage: $0 [cli|serve|web|test|tools]" >&2
     exit 2
     ;;
 esac

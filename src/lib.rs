@@ -5,7 +5,8 @@
 //! (BIO, BIOES and BMEWO-V schemes), [`models`] (taggers), [`normalize`] (SNOMED CT concept
 //! index and matcher), [`formats`] (BRAT, CoNLL, JSON,
 //! PharmaCoNER TSV), and [`eval`] (the official PharmaCoNER scorer and conlleval). The
-//! command line in `src/main.rs` and the wasm bindings only translate to and from these.
+//! command line in `src/main.rs` and the browser API in `wasm` (wasm32 builds only) only
+//! translate to and from these.
 
 mod container;
 pub mod decoding;
@@ -17,6 +18,8 @@ pub mod models;
 pub mod normalize;
 pub mod tagging;
 pub mod text;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use document::{Document, Entity};
 pub use error::{Error, Result};

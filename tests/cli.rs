@@ -1,4 +1,5 @@
 //! The `clinitag` command line end to end, on real PharmaCoNER and BC5CDR files.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

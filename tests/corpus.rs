@@ -1,6 +1,7 @@
 //! Measurements on the real PharmaCoNER train + dev sets (from `../shared/data`, or
 //! `$CLINITAG_DATA`): tokenization must keep entity boundaries reachable and BMEWO-V must
 //! give the gold entities back.
+#![cfg(not(target_arch = "wasm32"))]
 
 use clinitag::eval::encoding::{boundary_coverage, round_trip};
 use clinitag::formats::corpus::{read_brat_dir, Annotations};

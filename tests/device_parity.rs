@@ -2,7 +2,7 @@
 //! (within 1e-3) and the same entities on burn's flex CPU device and on wgpu. Needs the
 //! `wgpu` feature and a wgpu adapter (Mesa's lavapipe on CI, a real GPU elsewhere):
 //! `cargo test --release --features wgpu --test device_parity`.
-#![cfg(feature = "wgpu")]
+#![cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 
 use burn::tensor::{Device, DeviceKind};
 use clinitag::models::{BiLstmCrfTagger, Tagger};

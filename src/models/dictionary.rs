@@ -213,6 +213,12 @@ impl super::Tagger for DictionaryTagger {
     fn language(&self) -> &str {
         &self.language
     }
+
+    fn labels(&self) -> Vec<String> {
+        let labels: std::collections::BTreeSet<&String> =
+            self.entries.values().map(|e| &e.label).collect();
+        labels.into_iter().cloned().collect()
+    }
 }
 
 #[cfg(test)]

@@ -267,12 +267,17 @@ impl Matcher {
             .unwrap_or_default()
     }
 
+    /// Whether mentions of this entity type get concepts from this index.
+    pub fn applies_to(&self, label: &str) -> bool {
+        let types = &self.index.summary().entity_types;
+        types.is_empty() || types.iter().any(|t| t == label)
+    }
+
     /// Gives each entity of the index's entity types the concept of its mention (replacing
     /// whatever concepts it had); entities of other types keep theirs.
     pub fn annotate(&self, document: &mut Document) {
-        let types = &self.index.summary().entity_types;
         for entity in &mut document.entities {
-            if types.is_empty() || types.contains(&entity.label) {
+            if self.applies_to(&entity.label) {
                 let mention = &document.text[entity.start..entity.end];
                 entity.concepts = self.concept_ids(mention);
             }

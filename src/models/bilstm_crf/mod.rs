@@ -18,7 +18,7 @@ use crate::tagging::{Scheme, Tag, TokenSpan};
 use crate::text::Segmentation;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, DType, Device, Tensor};
+use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
 use features::Batch;
 use network::BiLstmCrf;
 use serde::{Deserialize, Serialize};
@@ -149,11 +149,39 @@ impl BiLstmCrfTagger {
 
     /// Emission scores for each sentence (`tokens × tags`, row-major), computed in batches.
     pub fn emissions(&self, sentences: &[&[&str]]) -> Vec<Vec<f32>> {
+        let mut out = vec![Vec::new(); sentences.len()];
+        for (chunk, scores) in self.emission_batches(sentences) {
+            let time = scores.dims()[1];
+            self.scatter(sentences, &chunk, time, scores.into_data(), &mut out);
+        }
+        out
+    }
+
+    /// [`Self::emissions`] for devices that can only be read asynchronously (WebGPU in the
+    /// browser, where a blocking read would stall the page's event loop forever).
+    pub async fn emissions_async(&self, sentences: &[&[&str]]) -> Result<Vec<Vec<f32>>> {
+        let mut out = vec![Vec::new(); sentences.len()];
+        for (chunk, scores) in self.emission_batches(sentences) {
+            let time = scores.dims()[1];
+            let values = scores
+                .into_data_async()
+                .await
+                .map_err(|e| Error::Model(format!("cannot read scores from the device: {e:?}")))?;
+            self.scatter(sentences, &chunk, time, values, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Sentences grouped by length into batches, each with its emission scores (not yet
+    /// read back from the device).
+    fn emission_batches<'s>(
+        &'s self,
+        sentences: &'s [&[&str]],
+    ) -> impl Iterator<Item = (Vec<usize>, Tensor<3>)> + 's {
         let mut order: Vec<usize> = (0..sentences.len()).collect();
         order.sort_by_key(|&i| sentences[i].len());
-        let mut out = vec![Vec::new(); sentences.len()];
-        let k = self.tags.len();
-        for chunk in order.chunks(BATCH_SENTENCES) {
+        let chunks: Vec<Vec<usize>> = order.chunks(BATCH_SENTENCES).map(<[_]>::to_vec).collect();
+        chunks.into_iter().map(move |chunk| {
             let batch_sentences: Vec<&[&str]> = chunk.iter().map(|&i| sentences[i]).collect();
             let batch = Batch::new(
                 &batch_sentences,
@@ -161,19 +189,58 @@ impl BiLstmCrfTagger {
                 &self.device,
                 |w| w,
             );
-            let time = batch.words.dims()[1];
-            let values: Vec<f32> = self
-                .network
-                .emissions(&batch)
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .expect("float emissions");
-            for (row, &i) in chunk.iter().enumerate() {
-                let len = sentences[i].len();
-                out[i] = values[row * time * k..(row * time + len) * k].to_vec();
+            let scores = self.network.emissions(&batch);
+            (chunk, scores)
+        })
+    }
+
+    /// Copies a batch's scores `[batch, time, tags]` into each of its sentences' rows.
+    fn scatter(
+        &self,
+        sentences: &[&[&str]],
+        chunk: &[usize],
+        time: usize,
+        values: TensorData,
+        out: &mut [Vec<f32>],
+    ) {
+        let values: Vec<f32> = values.try_into_vec_as::<f32>().expect("float emissions");
+        let k = self.tags.len();
+        for (row, &i) in chunk.iter().enumerate() {
+            let len = sentences[i].len();
+            out[i] = values[row * time * k..(row * time + len) * k].to_vec();
+        }
+    }
+
+    /// Entities of a segmented text from its sentences' emission scores.
+    fn entities(
+        &self,
+        text: &str,
+        segmentation: &Segmentation,
+        emissions: &[Vec<f32>],
+    ) -> Vec<Entity> {
+        let mut entities = Vec::new();
+        for (range, scores) in segmentation.sentences.iter().zip(emissions) {
+            let sentence_tokens = &segmentation.tokens[range.clone()];
+            for (span, confidence) in self.decode(scores, sentence_tokens.len()) {
+                let mut entity = Entity::new(
+                    sentence_tokens[span.start].start,
+                    sentence_tokens[span.end - 1].end,
+                    span.label,
+                );
+                entity.score = confidence;
+                entities.push(entity);
             }
         }
-        out
+        debug_assert!(entities.iter().all(|e| e.end <= text.len()));
+        entities
+    }
+
+    /// [`Tagger::tag`] for devices read asynchronously.
+    pub async fn tag_async(&self, text: &str, segmentation: &Segmentation) -> Result<Vec<Entity>> {
+        let sentences = sentence_words(text, segmentation);
+        let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        let emissions = self.emissions_async(&views).await?;
+        Ok(self.entities(text, segmentation, &emissions))
     }
 
     /// The best tag sequence's entities, each with its confidence: the lowest marginal
@@ -203,39 +270,33 @@ impl BiLstmCrfTagger {
 
 impl Tagger for BiLstmCrfTagger {
     fn tag(&self, text: &str, segmentation: &Segmentation) -> Vec<Entity> {
-        let tokens = &segmentation.tokens;
-        let sentences: Vec<Vec<&str>> = segmentation
-            .sentences
-            .iter()
-            .map(|range| {
-                tokens[range.clone()]
-                    .iter()
-                    .map(|t| &text[t.start..t.end])
-                    .collect()
-            })
-            .collect();
+        let sentences = sentence_words(text, segmentation);
         let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
         let emissions = self.emissions(&views);
-        let mut entities = Vec::new();
-        for ((range, scores), sentence) in segmentation.sentences.iter().zip(&emissions).zip(&views)
-        {
-            let sentence_tokens = &tokens[range.clone()];
-            for (span, confidence) in self.decode(scores, sentence.len()) {
-                let mut entity = Entity::new(
-                    sentence_tokens[span.start].start,
-                    sentence_tokens[span.end - 1].end,
-                    span.label,
-                );
-                entity.score = confidence;
-                entities.push(entity);
-            }
-        }
-        entities
+        self.entities(text, segmentation, &emissions)
     }
 
     fn language(&self) -> &str {
         &self.header.language
     }
+
+    fn labels(&self) -> Vec<String> {
+        labels_of(&self.header.tags)
+    }
+}
+
+/// The words of each sentence.
+fn sentence_words<'t>(text: &'t str, segmentation: &Segmentation) -> Vec<Vec<&'t str>> {
+    segmentation
+        .sentences
+        .iter()
+        .map(|range| {
+            segmentation.tokens[range.clone()]
+                .iter()
+                .map(|t| &text[t.start..t.end])
+                .collect()
+        })
+        .collect()
 }
 
 /// Entity types in order of first appearance in a tag list.
@@ -263,7 +324,8 @@ impl ModuleMapper for ToHalf {
     }
 }
 
-#[cfg(test)]
+// Trains small models, which only the native build can (training code stays out of wasm).
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::train::{train, LabelledSentence, TrainingConfig};
     use super::*;

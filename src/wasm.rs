@@ -1,0 +1,313 @@
+//! The browser API (wasm-bindgen). A thin edge: it turns JavaScript values into the crate's
+//! types and back, picks the device, and turns every failure into a JavaScript `Error` with a
+//! message. Nothing here panics on bad input; the panic hook only makes a bug readable.
+//!
+//! ```js
+//! const tagger = await Tagger.load(modelBytes, indexBytes, { backend: "auto" });
+//! tagger.backend;                        // "webgpu" or "cpu"
+//! const entities = await tagger.tag(text);
+//! text.slice(entities[0].start, entities[0].end) === entities[0].text;   // UTF-16 offsets
+//! ```
+
+use crate::document::Document;
+use crate::models::{Model, Tagger as _};
+use crate::normalize::{ConceptIndex, Matcher};
+use crate::text::{OffsetMap, OffsetUnit, Segmentation};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::fmt::Display;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// The longest text one `tag` call takes by default, in UTF-16 code units: about 150,000
+/// words, far beyond any clinical note, and small enough to finish in a browser tab.
+const DEFAULT_MAX_LENGTH: usize = 1_000_000;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** Options of `Tagger.load`. */
+export interface LoadOptions {
+  /** "auto" (WebGPU when the browser has an adapter, else CPU), "webgpu" or "cpu". */
+  backend?: "auto" | "webgpu" | "cpu";
+  /** The longest text `tag` accepts, in UTF-16 code units (default 1,000,000). */
+  maxLength?: number;
+}
+/** A SNOMED CT concept proposed for a mention. */
+export interface ConceptMatch {
+  id: string;
+  preferred: string;
+  /** In (0, 1]: how well the indexed term matches, times how often it names this concept. */
+  score: number;
+  /** "exact", "abbreviation", "levenshtein" or "fuzzy". */
+  stage: string;
+  /** The indexed term that matched, normalised. */
+  term: string;
+}
+/** A mention: `text.slice(start, end) === entity.text` (UTF-16 code units). */
+export interface Entity {
+  start: number;
+  end: number;
+  type: string;
+  text: string;
+  /** The lowest marginal probability among its tokens' tags (1 for dictionary models). */
+  score: number;
+  concept: ConceptMatch | null;
+}
+"#;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn js_error(error: impl Display) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BackendChoice {
+    #[default]
+    Auto,
+    Webgpu,
+    Cpu,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoadOptions {
+    #[serde(default)]
+    backend: BackendChoice,
+    max_length: Option<usize>,
+}
+
+impl LoadOptions {
+    const NAMES: [&str; 2] = ["backend", "maxLength"];
+
+    /// Reads the options object, refusing names it does not know: a misspelt option would
+    /// otherwise be ignored without a word (serde-wasm-bindgen reads only the known ones).
+    fn from_js(value: JsValue) -> Result<Self, JsError> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Self::default());
+        }
+        if let Some(object) = value.dyn_ref::<js_sys::Object>() {
+            for key in js_sys::Object::keys(object).iter() {
+                let key = key.as_string().unwrap_or_default();
+                if !Self::NAMES.contains(&key.as_str()) {
+                    return Err(js_error(format!(
+                        "bad options: unknown option `{key}`, expected one of {}",
+                        Self::NAMES.join(", ")
+                    )));
+                }
+            }
+        }
+        serde_wasm_bindgen::from_value(value).map_err(|e| js_error(format!("bad options: {e}")))
+    }
+}
+
+#[derive(Serialize)]
+struct ConceptMatch {
+    id: String,
+    preferred: String,
+    score: f32,
+    stage: &'static str,
+    term: String,
+}
+
+#[derive(Serialize)]
+struct WebEntity {
+    start: usize,
+    end: usize,
+    #[serde(rename = "type")]
+    label: String,
+    text: String,
+    score: f32,
+    concept: Option<ConceptMatch>,
+}
+
+thread_local! {
+    /// The page's one WebGPU device, or why there is none. burn registers a wgpu runtime
+    /// once per page, so every tagger shares it.
+    static WEBGPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
+}
+
+/// Whether the global object (window or worker) exposes `navigator.gpu`.
+fn has_navigator_gpu() -> bool {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into());
+    navigator
+        .and_then(|navigator| js_sys::Reflect::get(&navigator, &"gpu".into()))
+        .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+}
+
+async fn webgpu_device() -> Result<Device, String> {
+    if let Some(known) = WEBGPU.with(|cell| cell.borrow().clone()) {
+        return known;
+    }
+    let device = if has_navigator_gpu() {
+        Device::wgpu_options()
+            .init_async()
+            .await
+            .map_err(|e| format!("WebGPU could not start: {e}"))
+    } else {
+        Err("this browser does not offer WebGPU (navigator.gpu is missing)".to_string())
+    };
+    WEBGPU.with(|cell| *cell.borrow_mut() = Some(device.clone()));
+    device
+}
+
+struct State {
+    model: Model,
+    matcher: Option<Matcher>,
+    backend: &'static str,
+    fallback_reason: Option<String>,
+    max_length: usize,
+}
+
+/// A tagger with its model on a device and, optionally, a concept index.
+#[wasm_bindgen]
+pub struct Tagger {
+    state: Rc<State>,
+}
+
+#[wasm_bindgen]
+impl Tagger {
+    /// Loads a model (the bytes of a `.clinitag` or dictionary `.json` file) and, optionally,
+    /// a concept index (`.idx`). Rejects with a message when a file is damaged or of another
+    /// kind, or when `backend: "webgpu"` is asked for and the browser cannot provide it.
+    pub async fn load(
+        model: Vec<u8>,
+        index: Option<Vec<u8>>,
+        #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
+    ) -> Result<Tagger, JsError> {
+        let options = LoadOptions::from_js(options)?;
+        // Parse and validate everything on the CPU first: a damaged file fails before any
+        // GPU work, and the CRF's scores are read back synchronously there.
+        let model = Model::from_bytes(&model).map_err(js_error)?;
+        let matcher = match index {
+            Some(bytes) => Some(Matcher::new(
+                ConceptIndex::from_bytes(&bytes).map_err(js_error)?,
+            )),
+            None => None,
+        };
+        let wants_gpu = options.backend != BackendChoice::Cpu;
+        let uses_tensors = matches!(model, Model::BiLstmCrf(_));
+        let (model, backend, fallback_reason) = if wants_gpu && uses_tensors {
+            match webgpu_device().await {
+                Ok(device) => (model.to_device(&device), "webgpu", None),
+                Err(reason) if options.backend == BackendChoice::Auto => {
+                    (model, "cpu", Some(reason))
+                }
+                Err(reason) => return Err(js_error(reason)),
+            }
+        } else {
+            (model, "cpu", None)
+        };
+        Ok(Tagger {
+            state: Rc::new(State {
+                model,
+                matcher,
+                backend,
+                fallback_reason,
+                max_length: options.max_length.unwrap_or(DEFAULT_MAX_LENGTH),
+            }),
+        })
+    }
+
+    /// Where the model computes: `"webgpu"` or `"cpu"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.state.backend.to_string()
+    }
+
+    /// Why `backend: "auto"` fell back to the CPU, if it did.
+    #[wasm_bindgen(getter, js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.state.fallback_reason.clone()
+    }
+
+    /// The language the model was trained for (`"es"`, `"en"`).
+    #[wasm_bindgen(getter)]
+    pub fn language(&self) -> String {
+        self.state.model.language().to_string()
+    }
+
+    /// The model's architecture: `"bilstm-crf"` or `"dictionary"`.
+    #[wasm_bindgen(getter)]
+    pub fn architecture(&self) -> String {
+        self.state.model.architecture().to_string()
+    }
+
+    /// The entity types the model finds.
+    #[wasm_bindgen(getter)]
+    pub fn labels(&self) -> Vec<String> {
+        self.state.model.labels()
+    }
+
+    /// The entities of `text`, in text order, with UTF-16 offsets. Empty or blank text has
+    /// none; text longer than `maxLength` is refused whole rather than cut.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Entity[]>")]
+    pub fn tag(&self, text: String) -> js_sys::Promise {
+        let state = Rc::clone(&self.state);
+        wasm_bindgen_futures::future_to_promise(async move {
+            state.tag(text).await.map_err(JsValue::from)
+        })
+    }
+}
+
+impl State {
+    async fn tag(&self, text: String) -> Result<JsValue, JsError> {
+        // wasm-bindgen replaced any lone surrogate with U+FFFD, which is also one UTF-16 code
+        // unit long, so offsets still count in the caller's string.
+        let length = text.encode_utf16().count();
+        if length > self.max_length {
+            return Err(js_error(format!(
+                "the text is {length} characters (UTF-16 code units) long; this tagger takes at \
+                 most {} per call: split the text, or load the tagger with a larger maxLength",
+                self.max_length
+            )));
+        }
+        let segmentation = Segmentation::of(&text);
+        let mut document = Document::new("", text);
+        document.entities = self
+            .model
+            .tag_async(&document.text, &segmentation)
+            .await
+            .map_err(js_error)?;
+        document.entities.sort_by_key(|e| (e.start, e.end));
+        let offsets = OffsetMap::new(&document.text);
+        let utf16 = |byte| {
+            offsets.from_byte(byte, OffsetUnit::Utf16).ok_or_else(|| {
+                js_error(format!(
+                    "internal error: offset {byte} is not a character boundary"
+                ))
+            })
+        };
+        let mut entities = Vec::with_capacity(document.entities.len());
+        for entity in &document.entities {
+            let mention = document.mention(entity);
+            let concept = self
+                .matcher
+                .as_ref()
+                .filter(|matcher| matcher.applies_to(&entity.label))
+                .and_then(|matcher| matcher.candidates(mention).into_iter().next())
+                .map(|best| ConceptMatch {
+                    id: best.concept.id.clone(),
+                    preferred: best.concept.preferred.clone(),
+                    score: best.score,
+                    stage: best.stage.name(),
+                    term: best.term,
+                });
+            entities.push(WebEntity {
+                start: utf16(entity.start)?,
+                end: utf16(entity.end)?,
+                label: entity.label.clone(),
+                text: mention.to_string(),
+                score: entity.score,
+                concept,
+            });
+        }
+        let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+        entities.serialize(&serializer).map_err(js_error)
+    }
+}

@@ -1,0 +1,181 @@
+// End-to-end test of the page (target/site, built by `./build.sh web`) in Debian's Chromium,
+// driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
+// the three exports, the CPU backend giving what WebGPU gave, English, and a reload with the
+// server gone (offline, from the caches). It fails on any request to another origin, and
+// saves a screenshot to target/e2e/page.png. Prints time-to-first-tag figures as JSON.
+//
+//   node tests/e2e/page.mjs            (CHROMIUM=/usr/bin/chromium by default)
+
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFile, mkdir } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const SITE = join(ROOT, "target/site");
+const OUT = join(ROOT, "target/e2e");
+const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1");
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm" };
+
+// A static server for target/site that can be stopped, to test offline use.
+function serve() {
+  const requests = [];
+  const server = createServer(async (request, response) => {
+    const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
+    requests.push(path);
+    const file = normalize(join(SITE, path.endsWith("/") ? `${path}index.html` : path));
+    try {
+      if (!file.startsWith(SITE)) throw new Error("outside the site");
+      const body = await readFile(file);
+      response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({ server, requests, port: server.address().port })));
+}
+
+const { server, requests, port } = await serve();
+const origin = `http://127.0.0.1:${port}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--enable-unsafe-webgpu", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 1400 } });
+const foreign = [];
+context.on("request", (request) => {
+  const url = request.url();
+  if (!url.startsWith(origin) && !url.startsWith("blob:") && !url.startsWith("data:")) foreign.push(url);
+});
+const page = await context.newPage();
+const problems = [];
+page.on("pageerror", (error) => problems.push(error.message));
+const figures = {};
+
+// Waits until the page is idle (<body data-state="ready">), failing on its error message.
+async function waitReady() {
+  await page.waitForFunction(() => ["ready", "error"].includes(document.body.dataset.state), null, { timeout: 300_000 });
+  const status = await page.textContent("#status");
+  assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", status);
+  return status;
+}
+
+// The table's rows once the page has drawn results beyond the `before`-th.
+async function results(before) {
+  await page.waitForFunction((n) => Number(document.body.dataset.results ?? 0) > n, before, { timeout: 300_000 });
+  await waitReady();
+  return page.evaluate(() => [...document.querySelectorAll("#table tbody tr")].map((row) =>
+    [...row.cells].map((cell) => cell.textContent)));
+}
+
+const drawn = () => page.evaluate(() => Number(document.body.dataset.results ?? 0));
+
+async function tagText(text) {
+  const before = await drawn();
+  await page.fill("#text", text);
+  await page.click("#tag");
+  return results(before);
+}
+
+async function saved(download) {
+  return readFile(await download.path(), "utf8");
+}
+
+const text = await readFile(`${CASE}.txt`, "utf8");
+const gold = (await readFile(`${CASE}.ann`, "utf8")).split("\n").filter((l) => l.startsWith("T")).length;
+
+// 1. First visit: empty caches; automatic backend (WebGPU in this Chromium).
+let started = Date.now();
+await page.goto(origin);
+const firstStatus = await waitReady();
+const rows = await tagText(text);
+figures.firstTagColdMs = Date.now() - started;
+figures.coldBackend = await page.evaluate(() => document.body.dataset.backend);
+assert.ok(rows.length >= gold * 0.8 && rows.length <= gold * 1.2, `${rows.length} entities, gold has ${gold}`);
+for (const [, mention, start, end] of rows) assert.equal(text.slice(Number(start), Number(end)), mention);
+const marks = await page.$$eval("#highlighted mark", (nodes) => nodes.map((n) => n.textContent));
+assert.ok(marks.length >= rows.length * 0.9, `${marks.length} highlights for ${rows.length} entities`);
+assert.equal(await page.textContent("#highlighted"), text, "the highlighted text is the input, character for character");
+const legend = await page.$$eval("#legend li", (nodes) => nodes.map((n) => n.textContent));
+assert.ok(legend.some((l) => l.startsWith("Drug or chemical")), legend.join());
+
+// Details of a mention, by keyboard.
+const withConcept = rows.findIndex((row) => /^\d+$/.test(row[5]));
+assert.ok(withConcept >= 0, "some mention has a SNOMED CT concept");
+await page.focus(`#highlighted mark[data-index="${withConcept}"]`);
+await page.keyboard.press("Enter");
+assert.match(await page.textContent("#details"), new RegExp(`SNOMED CT ${rows[withConcept][5]}`));
+
+// Exports.
+const [brat] = await Promise.all([page.waitForEvent("download"), page.click("#export-brat")]);
+const ann = await saved(brat);
+const chars = [...text];
+const tLines = ann.split("\n").filter((l) => l.startsWith("T"));
+assert.equal(tLines.length, rows.length);
+for (const line of tLines) {
+  const [, span, mention] = line.split("\t");
+  const [, start, end] = span.split(" ");
+  assert.equal(chars.slice(Number(start), Number(end)).join(""), mention, line);
+}
+assert.ok(ann.includes("AnnotatorNotes"));
+const [json] = await Promise.all([page.waitForEvent("download"), page.click("#export-json")]);
+const exported = JSON.parse(await saved(json));
+assert.equal(exported.offsets, "utf16");
+assert.equal(exported.entities.length, rows.length);
+const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
+const csvLines = (await saved(csv)).trimEnd().split("\r\n");
+assert.equal(csvLines.length, rows.length + 1);
+assert.match(csvLines[0], /^type,start,end,text,score,snomed_ct_id/);
+
+await mkdir(OUT, { recursive: true });
+await page.click(`#highlighted mark[data-index="${withConcept}"]`);
+await page.screenshot({ path: join(OUT, "page.png"), fullPage: true });
+
+// The same text again, with the GPU's pipelines compiled.
+started = Date.now();
+await tagText(text);
+figures.tagWebgpuWarmMs = Date.now() - started;
+
+// 2. The CPU backend gives the same entities: the page re-tags the text once loaded.
+let before = await drawn();
+started = Date.now();
+await page.selectOption("#backend", "cpu");
+const cpuRows = await results(before);
+figures.firstTagCpuCachedMs = Date.now() - started;
+started = Date.now();
+await tagText(text);
+figures.tagCpuWarmMs = Date.now() - started;
+assert.equal(await page.evaluate(() => document.body.dataset.backend), "cpu");
+assert.deepEqual(cpuRows.map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
+
+// 3. English.
+await page.selectOption("#language", "en");
+await waitReady();
+const beforeExample = await drawn();
+await page.click("#example");
+await results(beforeExample);
+const english = await page.$$eval("#table tbody tr", (trs) => trs.map((tr) => tr.cells[1].textContent));
+assert.ok(english.includes("Cisplatin") && english.includes("magnesium sulfate"), english.join("|"));
+
+// 4. Second visit with the server gone: everything comes from the caches.
+await page.selectOption("#language", "es");
+await waitReady();
+server.close();
+server.closeAllConnections();
+started = Date.now();
+await page.reload();
+await waitReady();
+const offlineRows = await tagText(text);
+figures.firstTagOfflineMs = Date.now() - started;
+assert.deepEqual(offlineRows.map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
+
+assert.deepEqual(foreign, [], "requests to other origins");
+assert.deepEqual(problems, [], "page errors");
+figures.firstStatus = firstStatus;
+figures.requests = requests.length;
+console.log(JSON.stringify(figures));
+console.log(`page end-to-end: ok (screenshot: ${join(OUT, "page.png")})`);
+await browser.close();
