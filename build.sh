@@ -36,8 +36,9 @@ tools() {
 # models and index, and manifest.json (each file's size and hash, the cache key).
 web() {
     wasm-pack build --release --target web --out-dir pkg --no-pack
-    # wasm-opt only from binaryen 116 on: Debian's 108 breaks wasm-bindgen's externref table
-    # (the page fails with "WebAssembly.Table.set(): Argument 1 is invalid for table").
+    # Not Debian's wasm-opt (binaryen 108): it breaks wasm-bindgen's externref table (the page
+    # fails with "WebAssembly.Table.set(): Argument 1 is invalid for table"). Newer binaryen
+    # releases are untested here.
     local binaryen
     binaryen=$(wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p')
     if [[ -n "$binaryen" ]] && ((binaryen >= 116)); then
@@ -45,7 +46,7 @@ web() {
             --enable-mutable-globals --enable-simd --enable-reference-types --enable-multivalue \
             pkg/clinitag_bg.wasm -o pkg/clinitag_bg.wasm
     else
-        echo "wasm-opt ${binaryen:-missing}: not run (needs binaryen 116 or newer)"
+        echo "wasm-opt ${binaryen:-missing}: not run (Debian's 108 breaks the module; see BENCHMARKS.md)"
     fi
     rm -rf "$SITE"
     mkdir -p "$SITE/pkg" "$SITE/models"
