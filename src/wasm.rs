@@ -102,7 +102,12 @@ impl LoadOptions {
                 }
             }
         }
-        serde_wasm_bindgen::from_value(value).map_err(|e| js_error(format!("bad options: {e}")))
+        serde_wasm_bindgen::from_value(value).map_err(|e| {
+            // Its errors are JavaScript errors, whose text starts with "Error: ".
+            let message = e.to_string();
+            let message = message.trim_start_matches("Error: ");
+            js_error(format!("bad options: {message}"))
+        })
     }
 }
 

@@ -254,21 +254,20 @@ async fn damaged_files_and_bad_options_are_refused_with_reasons() {
         .err()
         .unwrap();
     assert!(error.contains("cannot load concept index"), "{error}");
-    let error = load(MODEL_ES, None, r#"{"backend":"quantum"}"#)
-        .await
-        .err()
-        .unwrap();
-    assert!(error.starts_with("bad options"), "{error}");
-    let error = load(MODEL_ES, None, r#"{"maxLenght":5}"#)
-        .await
-        .err()
-        .unwrap();
-    assert!(error.contains("unknown option `maxLenght`"), "{error}");
-    let error = load(MODEL_ES, None, r#"{"maxLength":"big"}"#)
-        .await
-        .err()
-        .unwrap();
-    assert!(error.starts_with("bad options"), "{error}");
+    for (options, expected) in [
+        (
+            r#"{"backend":"quantum"}"#,
+            "bad options: unknown variant `quantum`",
+        ),
+        (
+            r#"{"maxLenght":5}"#,
+            "bad options: unknown option `maxLenght`",
+        ),
+        (r#"{"maxLength":"big"}"#, "bad options"),
+    ] {
+        let error = load(MODEL_ES, None, options).await.err().expect("refused");
+        assert!(error.starts_with(expected), "{options}: {error}");
+    }
 }
 
 #[wasm_bindgen_test]
