@@ -212,12 +212,7 @@ impl BiLstmCrfTagger {
     }
 
     /// Entities of a segmented text from its sentences' emission scores.
-    fn entities(
-        &self,
-        text: &str,
-        segmentation: &Segmentation,
-        emissions: &[Vec<f32>],
-    ) -> Vec<Entity> {
+    fn entities(&self, segmentation: &Segmentation, emissions: &[Vec<f32>]) -> Vec<Entity> {
         let mut entities = Vec::new();
         for (range, scores) in segmentation.sentences.iter().zip(emissions) {
             let sentence_tokens = &segmentation.tokens[range.clone()];
@@ -231,7 +226,6 @@ impl BiLstmCrfTagger {
                 entities.push(entity);
             }
         }
-        debug_assert!(entities.iter().all(|e| e.end <= text.len()));
         entities
     }
 
@@ -240,7 +234,7 @@ impl BiLstmCrfTagger {
         let sentences = sentence_words(text, segmentation);
         let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
         let emissions = self.emissions_async(&views).await?;
-        Ok(self.entities(text, segmentation, &emissions))
+        Ok(self.entities(segmentation, &emissions))
     }
 
     /// The best tag sequence's entities, each with its confidence: the lowest marginal
@@ -273,7 +267,7 @@ impl Tagger for BiLstmCrfTagger {
         let sentences = sentence_words(text, segmentation);
         let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
         let emissions = self.emissions(&views);
-        self.entities(text, segmentation, &emissions)
+        self.entities(segmentation, &emissions)
     }
 
     fn language(&self) -> &str {
