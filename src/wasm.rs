@@ -237,7 +237,7 @@ impl Tagger {
         self.state.model.language().to_string()
     }
 
-    /// The model's architecture: `"bilstm-crf"` or `"dictionary"`.
+    /// The model's architecture: `"bilstm-crf"`, `"bert"` or `"dictionary"`.
     #[wasm_bindgen(getter)]
     pub fn architecture(&self) -> String {
         self.state.model.architecture().to_string()

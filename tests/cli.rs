@@ -321,6 +321,106 @@ fn trains_a_bilstm_crf_on_tiny_data_with_checkpoints_and_resumes() {
     assert!(fails(&["tag", "--model", path(&damaged), path(&note)]).contains("damaged"));
 }
 
+/// The encoder that `./build.sh encoder` fetches (CLINITAG_ENCODER overrides).
+fn encoder() -> PathBuf {
+    std::env::var_os("CLINITAG_ENCODER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/encoders/all-minilm-l6-v2")
+        })
+}
+
+#[test]
+fn fine_tunes_bert_on_tiny_data_with_a_spanish_vocabulary_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train");
+    let dev = dir.path().join("dev");
+    sample("train", 6, &train);
+    sample("dev", 2, &dev);
+    let encoder = encoder();
+    assert!(
+        encoder.join("model.safetensors").is_file(),
+        "run ./build.sh encoder first ({})",
+        encoder.display()
+    );
+    // The training texts stand in for the unlabelled corpus.
+    let unlabelled = dir.path().join("unlabelled.txt");
+    let texts: Vec<String> = std::fs::read_dir(&train)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    std::fs::write(&unlabelled, texts.join("\n")).unwrap();
+    let model = dir.path().join("bert.clinitag");
+    let checkpoints = dir.path().join("checkpoints");
+    let common = [
+        "train",
+        "--arch",
+        "bert",
+        "--train",
+        path(&train),
+        "--dev",
+        path(&dev),
+        "--encoder",
+        path(&encoder),
+        "--extend-vocabulary",
+        path(&unlabelled),
+        "--new-pieces",
+        "50",
+        "--max-pieces",
+        "64",
+        "--learning-rate",
+        "1e-4",
+        "--checkpoints",
+        path(&checkpoints),
+        "-o",
+        path(&model),
+    ];
+    let first = clinitag(&[&common[..], &["--epochs", "1"]].concat());
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{log}");
+    assert!(String::from_utf8_lossy(&first.stdout).contains("subtask 1"));
+    // Fewer pieces per word once frequent shattered words are pieces of their own.
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("vocabulary:"))
+        .expect("vocabulary line");
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.trim_end_matches(',').parse().ok())
+        .collect();
+    let (before, after) = (numbers[numbers.len() - 2], numbers[numbers.len() - 1]);
+    assert!(after < before, "{line}");
+
+    let second = clinitag(&[&common[..], &["--epochs", "2", "--resume"]].concat());
+    let log = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{log}");
+    assert!(
+        log.contains("epoch  2") && !log.contains("epoch  1 "),
+        "{log}"
+    );
+
+    // The model tags through the same command as every other, on exact character offsets.
+    let note = dir.path().join("note.txt");
+    let text = "Se pautó ácido fólico 🙂 y paracetamol.\n\nPCR elevada.";
+    std::fs::write(&note, text).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["tag", "--model", path(&model), path(&note)])).unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    for entity in json["entities"].as_array().unwrap() {
+        let (start, end) = (
+            entity["start"].as_u64().unwrap() as usize,
+            entity["end"].as_u64().unwrap() as usize,
+        );
+        let mention: String = chars[start..end].iter().collect();
+        assert_eq!(entity["text"].as_str().unwrap(), mention);
+    }
+    // 16-bit weights: about half of MiniLM's 90 MB of 32-bit floats.
+    let size = std::fs::metadata(&model).unwrap().len();
+    assert!((40_000_000..50_000_000).contains(&size), "{size}");
+}
+
 #[test]
 fn builds_a_concept_index_scores_it_on_gold_mentions_and_attaches_concepts() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,9 +2,11 @@
 //! Viterbi search over its scores, constrained to the sequences a tagging scheme allows.
 
 mod crf;
+mod sequence;
 mod viterbi;
 
 pub use crf::{Crf, CrfScores};
+pub use sequence::SequenceDecoder;
 pub use viterbi::{marginals, viterbi};
 
 /// The score given to transitions a scheme forbids. Finite, so that the forward algorithm

@@ -1,16 +1,23 @@
 //! Taggers. Each takes a text with its segmentation and returns entities (byte offsets).
 //! Models load from bytes, never from paths, so the browser build loads them the same way.
 
+pub mod bert;
 pub mod bilstm_crf;
 pub mod dictionary;
 pub mod embeddings;
 pub mod lstm;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod training;
 
-use crate::container::Kind;
+use crate::container::{self, Kind};
 use crate::document::Entity;
 use crate::error::{Error, Result};
+use crate::tagging::Tag;
 use crate::text::Segmentation;
+use burn::module::{ModuleMapper, Param};
+use burn::tensor::{DType, Tensor};
 
+pub use bert::BertTagger;
 pub use bilstm_crf::BiLstmCrfTagger;
 pub use dictionary::DictionaryTagger;
 
@@ -30,6 +37,7 @@ pub trait Tagger {
 /// A model of any architecture, as loaded from its file.
 pub enum Model {
     BiLstmCrf(Box<BiLstmCrfTagger>),
+    Bert(Box<BertTagger>),
     Dictionary(DictionaryTagger),
 }
 
@@ -43,8 +51,24 @@ impl Model {
         }
         if bytes.starts_with(Kind::Model.magic()) {
             let device = burn::tensor::Device::flex();
-            let model = BiLstmCrfTagger::from_bytes(bytes, &device)?;
-            return Ok(Model::BiLstmCrf(Box::new(model)));
+            #[derive(serde::Deserialize)]
+            struct Architecture {
+                kind: String,
+            }
+            let header = container::read(Kind::Model, bytes)?.header;
+            let architecture: Architecture = serde_json::from_slice(header)
+                .map_err(|e| Error::Model(format!("bad model header: {e}")))?;
+            return match architecture.kind.as_str() {
+                bert::KIND => Ok(Model::Bert(Box::new(BertTagger::from_bytes(
+                    bytes, &device,
+                )?))),
+                bilstm_crf::KIND => Ok(Model::BiLstmCrf(Box::new(BiLstmCrfTagger::from_bytes(
+                    bytes, &device,
+                )?))),
+                other => Err(Error::Model(format!(
+                    "a '{other}' model, which this build does not know"
+                ))),
+            };
         }
         if bytes.first() == Some(&b'{') {
             return Ok(Model::Dictionary(DictionaryTagger::from_bytes(bytes)?));
@@ -58,6 +82,7 @@ impl Model {
     pub fn to_device(self, device: &burn::tensor::Device) -> Self {
         match self {
             Model::BiLstmCrf(model) => Model::BiLstmCrf(Box::new(model.to_device(device))),
+            Model::Bert(model) => Model::Bert(Box::new(model.to_device(device))),
             other => other,
         }
     }
@@ -66,6 +91,7 @@ impl Model {
     pub fn architecture(&self) -> &'static str {
         match self {
             Model::BiLstmCrf(_) => bilstm_crf::KIND,
+            Model::Bert(_) => bert::KIND,
             Model::Dictionary(_) => "dictionary",
         }
     }
@@ -74,6 +100,7 @@ impl Model {
     pub async fn tag_async(&self, text: &str, segmentation: &Segmentation) -> Result<Vec<Entity>> {
         match self {
             Model::BiLstmCrf(model) => model.tag_async(text, segmentation).await,
+            Model::Bert(model) => model.tag_async(text, segmentation).await,
             Model::Dictionary(model) => Ok(model.tag(text, segmentation)),
         }
     }
@@ -81,6 +108,7 @@ impl Model {
     fn as_tagger(&self) -> &(dyn Tagger + Send + Sync) {
         match self {
             Model::BiLstmCrf(model) => model.as_ref(),
+            Model::Bert(model) => model.as_ref(),
             Model::Dictionary(model) => model,
         }
     }
@@ -103,4 +131,43 @@ impl Tagger for Model {
 /// Loads any clinitag model from the bytes of its file onto the CPU.
 pub fn load(bytes: &[u8]) -> Result<Box<dyn Tagger + Send + Sync>> {
     Ok(Box::new(Model::from_bytes(bytes)?))
+}
+
+/// The words of each sentence.
+pub(crate) fn sentence_words<'t>(text: &'t str, segmentation: &Segmentation) -> Vec<Vec<&'t str>> {
+    segmentation
+        .sentences
+        .iter()
+        .map(|range| {
+            segmentation.tokens[range.clone()]
+                .iter()
+                .map(|t| &text[t.start..t.end])
+                .collect()
+        })
+        .collect()
+}
+
+/// Entity types in order of first appearance in a tag list.
+pub(crate) fn labels_of(tags: &[String]) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for tag in tags {
+        if let Ok(Tag {
+            label: Some(label), ..
+        }) = Tag::parse(tag)
+        {
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+    }
+    labels
+}
+
+/// Casts every float parameter to f16 for storage; loading casts back to the module's f32.
+pub(crate) struct ToHalf;
+
+impl ModuleMapper for ToHalf {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|tensor| tensor.cast(DType::F16))
+    }
 }

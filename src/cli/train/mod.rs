@@ -19,6 +19,8 @@ pub enum Arch {
     Dictionary,
     /// Character and word Bi-LSTMs with a CRF (extended NeuroNER).
     BilstmCrf,
+    /// A pretrained BERT encoder fine-tuned with a token-classification head (and a CRF).
+    Bert,
 }
 
 #[derive(clap::Args)]
@@ -66,7 +68,7 @@ pub struct NeuralArgs {
     /// Passes of skip-gram training over the embeddings corpus.
     #[arg(long, default_value_t = 5)]
     embedding_epochs: usize,
-    /// Largest number of epochs.
+    /// Largest number of epochs (BERT: also the length of the learning-rate schedule).
     #[arg(long, default_value_t = 40)]
     epochs: usize,
     /// Stop after this many epochs without a better dev F1.
@@ -74,8 +76,28 @@ pub struct NeuralArgs {
     patience: usize,
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
+    /// Peak learning rate (BiLSTM-CRF: 0.002 is usual; BERT: 5e-5).
     #[arg(long, default_value_t = 0.002)]
     learning_rate: f64,
+    /// BERT: the pretrained encoder's folder (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    encoder: Option<PathBuf>,
+    /// BERT: unlabelled domain text (.txt or .txt.gz, repeatable) whose frequent words that the
+    /// encoder's vocabulary shatters into 3+ pieces become pieces of their own.
+    #[arg(long)]
+    extend_vocabulary: Vec<PathBuf>,
+    /// BERT: most pieces --extend-vocabulary adds.
+    #[arg(long, default_value_t = 8000)]
+    new_pieces: usize,
+    /// BERT: a softmax head decoded under the scheme's constraints instead of a CRF.
+    #[arg(long)]
+    no_crf: bool,
+    /// BERT: largest training window in pieces, special tokens included (tagging reads up to 512).
+    #[arg(long, default_value_t = 256)]
+    max_pieces: usize,
+    /// BERT: share of the steps spent warming the learning rate up.
+    #[arg(long, default_value_t = 0.1)]
+    warmup: f64,
     /// Multiply the learning rate by this after each epoch without a better dev F1.
     #[arg(long, default_value_t = 1.0)]
     lr_decay: f64,
@@ -107,8 +129,10 @@ fn read_training(path: &std::path::Path) -> Result<corpus::Corpus> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.arch == Arch::BilstmCrf {
-        return neural::train_bilstm_crf(&args);
+    match args.arch {
+        Arch::BilstmCrf => return neural::train_bilstm_crf(&args),
+        Arch::Bert => return neural::train_bert(&args),
+        Arch::Dictionary => {}
     }
     let mut training = Vec::new();
     for path in &args.train {

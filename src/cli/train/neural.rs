@@ -1,27 +1,32 @@
-//! `train --arch bilstm-crf`: pretrain subword vectors, train, keep the best epoch on dev.
+//! `train --arch bilstm-crf|bert`: gather the labelled sentences, train (pretraining
+//! subword vectors or importing an encoder first), keep the best epoch on dev.
 
 use super::{Args, DevSet};
 use crate::cli::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
 use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::read_to_string;
-use clinitag::models::bilstm_crf::train::{
-    labelled_sentences, train, Checkpoints, Progress, TrainingConfig,
-};
+use clinitag::models::bert::pretrained::Pretrained;
+use clinitag::models::bert::vocabulary::{self, ExtensionConfig};
+use clinitag::models::bert::{self, BertTagger, WordPieces};
+use clinitag::models::bilstm_crf::train::{train, TrainingConfig};
 use clinitag::models::bilstm_crf::{word_key, BiLstmCrfTagger, Lexicon};
 use clinitag::models::embeddings::{SkipGramConfig, SubwordEmbeddings};
+use clinitag::models::training::{labelled_sentences, Checkpoints, LabelledSentence, Progress};
+use clinitag::models::Tagger;
 use clinitag::text::Segmentation;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
-pub fn train_bilstm_crf(args: &Args) -> Result<()> {
+/// The labelled sentences of every training source and the entity types, most frequent
+/// first. Each source annotates some types; the others are unannotated there.
+fn training_sentences(args: &Args) -> Result<(Vec<LabelledSentence>, Vec<String>)> {
     if args.dev.is_empty() {
-        bail!("--arch bilstm-crf needs --dev: it keeps the epoch with the best dev F1");
+        bail!("neural architectures need --dev: they keep the epoch with the best dev F1");
     }
-    let started = Instant::now();
-    // Each training source annotates some entity types; the others are unannotated there.
     let mut sources = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
     for path in &args.train {
@@ -49,6 +54,188 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
         sentences.len(),
         labels.join(", ")
     );
+    Ok((sentences, labels))
+}
+
+/// The mean entity F1 over the dev sets (the first report of each: NER, not indexing).
+fn mean_dev_f1(dev_sets: &[DevSet], tagger: &dyn Tagger) -> f64 {
+    let mut total = 0.0;
+    for dev in dev_sets {
+        match dev.score(tagger, false) {
+            Ok(reports) => total += reports[0].overall.f1(),
+            Err(e) => {
+                eprintln!("warning: scoring dev failed: {e:#}");
+                return f64::NEG_INFINITY;
+            }
+        }
+    }
+    total / dev_sets.len() as f64
+}
+
+/// Progress bars over each epoch's batches and a line per epoch.
+fn progress_printer() -> impl FnMut(Progress) {
+    let mut epoch_bar: Option<ProgressBar> = None;
+    let mut running_loss = 0.0f64;
+    move |progress: Progress| match progress {
+        Progress::Start { batches, epoch } => {
+            running_loss = 0.0;
+            epoch_bar = Some(bar(batches as u64, "training"));
+            if let Some(b) = &epoch_bar {
+                b.set_message(format!("epoch {epoch}"));
+            }
+        }
+        Progress::Batch { done, loss } => {
+            running_loss += loss as f64;
+            if let Some(b) = &epoch_bar {
+                b.set_position(done as u64);
+                if done % 20 == 0 {
+                    b.set_message(format!("loss {:.3}", running_loss / done as f64));
+                }
+            }
+        }
+        Progress::Epoch(report) => {
+            if let Some(b) = epoch_bar.take() {
+                b.finish_and_clear();
+            }
+            eprintln!(
+                "epoch {:>2}  loss {:>8.4}  dev F1 {:.4}{}  {:.0}s",
+                report.epoch,
+                report.loss,
+                report.dev_score,
+                if report.best { " (best)" } else { "" },
+                report.seconds
+            );
+        }
+    }
+}
+
+fn checkpoints(args: &Args) -> Option<Checkpoints> {
+    args.neural.checkpoints.as_ref().map(|dir| Checkpoints {
+        dir: dir.clone(),
+        resume: args.neural.resume,
+    })
+}
+
+/// Writes the model file, reloads it and scores what was written on every dev set.
+fn write_and_score(
+    args: &Args,
+    bytes: &[u8],
+    dev_sets: &[DevSet],
+    load: impl Fn(&[u8]) -> clinitag::Result<Box<dyn Tagger>>,
+    started: Instant,
+    training_seconds: f64,
+) -> Result<()> {
+    corpus::write_file(&args.output, bytes)?;
+    eprintln!(
+        "trained in {:.0}s (all steps {:.0}s); wrote {} ({} bytes, 16-bit weights)",
+        training_seconds,
+        started.elapsed().as_secs_f64(),
+        args.output.display(),
+        bytes.len()
+    );
+    // Score what was written: the shipped file, 16-bit weights and all.
+    let shipped = load(bytes)?;
+    for dev in dev_sets {
+        for report in dev.score(shipped.as_ref(), true)? {
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+fn read_dev_sets(args: &Args) -> Result<Vec<DevSet>> {
+    args.dev.iter().map(|path| DevSet::read(path)).collect()
+}
+
+pub fn train_bert(args: &Args) -> Result<()> {
+    let started = Instant::now();
+    let (sentences, labels) = training_sentences(args)?;
+    let Some(encoder) = &args.neural.encoder else {
+        bail!("--arch bert needs --encoder: a folder with config.json, model.safetensors and tokenizer.json (./build.sh encoder fetches one)");
+    };
+    let mut pretrained = Pretrained::read(encoder)?;
+    let words: Vec<&str> = sentences
+        .iter()
+        .flat_map(|s| s.tokens.iter().map(String::as_str))
+        .collect();
+    let pieces_per_word = |pretrained: &Pretrained| -> Result<f64> {
+        let wordpieces = WordPieces::from_json(&pretrained.tokenizer)?;
+        let pieces: usize = wordpieces.sentences(&[&words])[0]
+            .iter()
+            .map(Vec::len)
+            .sum();
+        Ok(pieces as f64 / words.len().max(1) as f64)
+    };
+    let mut vocabulary_note = serde_json::Value::Null;
+    if !args.neural.extend_vocabulary.is_empty() {
+        let mut texts = Vec::new();
+        for path in &args.neural.extend_vocabulary {
+            texts.extend(corpus::read_text(path)?.lines().map(str::to_string));
+        }
+        let before = pieces_per_word(&pretrained)?;
+        let config = ExtensionConfig {
+            max_new: args.neural.new_pieces,
+            ..ExtensionConfig::default()
+        };
+        let wordpieces = WordPieces::from_json(&pretrained.tokenizer)?;
+        let chosen = vocabulary::candidates(&texts, &wordpieces, &config);
+        vocabulary::extend(&mut pretrained, &chosen)?;
+        let after = pieces_per_word(&pretrained)?;
+        eprintln!(
+            "vocabulary: {} new pieces from {} lines; training words need {before:.3} pieces each before, {after:.3} after",
+            chosen.len(),
+            texts.len()
+        );
+        vocabulary_note = serde_json::json!({
+            "added": chosen.len(),
+            "config": config,
+            "pieces_per_training_word": [before, after],
+            "examples": chosen.iter().take(20).map(|(w, _)| w.as_str()).collect::<Vec<_>>(),
+        });
+    } else {
+        eprintln!(
+            "vocabulary: training words need {:.3} pieces each",
+            pieces_per_word(&pretrained)?
+        );
+    }
+    let mut config = bert::train::TrainingConfig::new(&args.lang, labels);
+    config.max_epochs = args.neural.epochs;
+    config.patience = args.neural.patience;
+    config.batch_size = args.neural.batch_size;
+    config.learning_rate = args.neural.learning_rate;
+    config.crf = !args.neural.no_crf;
+    config.max_pieces = args.neural.max_pieces;
+    config.warmup = args.neural.warmup;
+    config.seed = args.neural.seed;
+    let dev_sets = read_dev_sets(args)?;
+    let training_started = Instant::now();
+    let tagger = bert::train::train(
+        &sentences,
+        &config,
+        pretrained,
+        checkpoints(args).as_ref(),
+        &mut |tagger: &BertTagger| mean_dev_f1(&dev_sets, tagger),
+        &mut progress_printer(),
+    )?;
+    let training_seconds = training_started.elapsed().as_secs_f64();
+    let mut tagger = tagger;
+    tagger.note("vocabulary_extension", vocabulary_note);
+    let load = |bytes: &[u8]| -> clinitag::Result<Box<dyn Tagger>> {
+        Ok(Box::new(BertTagger::from_bytes(bytes, &Device::flex())?))
+    };
+    write_and_score(
+        args,
+        &tagger.to_bytes()?,
+        &dev_sets,
+        load,
+        started,
+        training_seconds,
+    )
+}
+
+pub fn train_bilstm_crf(args: &Args) -> Result<()> {
+    let started = Instant::now();
+    let (sentences, labels) = training_sentences(args)?;
 
     let embeddings = if args.neural.embeddings_corpus.is_empty() {
         None
@@ -98,91 +285,32 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     config.seed = args.neural.seed;
     config.freeze_embeddings = args.neural.freeze_embeddings;
 
-    let dev_sets = args
-        .dev
-        .iter()
-        .map(|path| DevSet::read(path))
-        .collect::<Result<Vec<_>>>()?;
-    // The mean entity F1 over the dev sets (the first report of each: NER, not indexing).
-    let mut dev_score = |tagger: &BiLstmCrfTagger| {
-        let mut total = 0.0;
-        for dev in &dev_sets {
-            match dev.score(tagger, false) {
-                Ok(reports) => total += reports[0].overall.f1(),
-                Err(e) => {
-                    eprintln!("warning: scoring dev failed: {e:#}");
-                    return f64::NEG_INFINITY;
-                }
-            }
-        }
-        total / dev_sets.len() as f64
-    };
-    let mut epoch_bar: Option<ProgressBar> = None;
-    let mut running_loss = 0.0f64;
-    let mut on_progress = |progress: Progress| match progress {
-        Progress::Start { batches, epoch } => {
-            running_loss = 0.0;
-            epoch_bar = Some(bar(batches as u64, "training"));
-            if let Some(b) = &epoch_bar {
-                b.set_message(format!("epoch {epoch}"));
-            }
-        }
-        Progress::Batch { done, loss } => {
-            running_loss += loss as f64;
-            if let Some(b) = &epoch_bar {
-                b.set_position(done as u64);
-                if done % 20 == 0 {
-                    b.set_message(format!("loss {:.3}", running_loss / done as f64));
-                }
-            }
-        }
-        Progress::Epoch(report) => {
-            if let Some(b) = epoch_bar.take() {
-                b.finish_and_clear();
-            }
-            eprintln!(
-                "epoch {:>2}  loss {:>8.4}  dev F1 {:.4}{}  {:.0}s",
-                report.epoch,
-                report.loss,
-                report.dev_score,
-                if report.best { " (best)" } else { "" },
-                report.seconds
-            );
-        }
-    };
-    let checkpoints = args.neural.checkpoints.as_ref().map(|dir| Checkpoints {
-        dir: dir.clone(),
-        resume: args.neural.resume,
-    });
+    let dev_sets = read_dev_sets(args)?;
     let training_started = Instant::now();
     let tagger = train(
         &sentences,
         &config,
         lexicon,
         embeddings.as_ref(),
-        checkpoints.as_ref(),
-        &mut dev_score,
-        &mut on_progress,
+        checkpoints(args).as_ref(),
+        &mut |tagger: &BiLstmCrfTagger| mean_dev_f1(&dev_sets, tagger),
+        &mut progress_printer(),
     )?;
     let training_seconds = training_started.elapsed().as_secs_f64();
-
-    let bytes = tagger.to_bytes()?;
-    corpus::write_file(&args.output, &bytes)?;
-    eprintln!(
-        "trained in {:.0}s (all steps {:.0}s); wrote {} ({} bytes, 16-bit weights)",
+    let load = |bytes: &[u8]| -> clinitag::Result<Box<dyn Tagger>> {
+        Ok(Box::new(BiLstmCrfTagger::from_bytes(
+            bytes,
+            &Device::flex(),
+        )?))
+    };
+    write_and_score(
+        args,
+        &tagger.to_bytes()?,
+        &dev_sets,
+        load,
+        started,
         training_seconds,
-        started.elapsed().as_secs_f64(),
-        args.output.display(),
-        bytes.len()
-    );
-    // Score what was written: the shipped file, 16-bit weights and all.
-    let shipped = BiLstmCrfTagger::from_bytes(&bytes, &burn::tensor::Device::flex())?;
-    for dev in &dev_sets {
-        for report in dev.score(&shipped, true)? {
-            println!("{report}");
-        }
-    }
-    Ok(())
+    )
 }
 
 /// Sentences of word keys from a text file (optionally gzipped) or a CoNLL file.

@@ -10,15 +10,15 @@ pub use features::{word_key, Affix, Lexicon, Vocabulary};
 pub use network::NetworkConfig;
 
 use crate::container::{self, Kind};
-use crate::decoding::{marginals, viterbi, CrfScores, FORBIDDEN};
+use crate::decoding::{CrfScores, SequenceDecoder};
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::Tagger;
+use crate::models::{labels_of, sentence_words, Tagger, ToHalf};
 use crate::tagging::{Scheme, Tag, TokenSpan};
 use crate::text::Segmentation;
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::Module;
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use features::Batch;
 use network::BiLstmCrf;
 use serde::{Deserialize, Serialize};
@@ -44,11 +44,10 @@ pub struct Header {
 
 pub struct BiLstmCrfTagger {
     header: Header,
-    scheme: Scheme,
-    tags: Vec<Tag>,
     network: BiLstmCrf,
-    /// The CRF's scores on the host, read once: Viterbi runs on the CPU whatever the device.
-    scores: CrfScores,
+    /// The tags and the CRF's scores on the host, read once: Viterbi runs on the CPU
+    /// whatever the device.
+    decoder: SequenceDecoder,
     device: Device,
 }
 
@@ -63,24 +62,20 @@ impl BiLstmCrfTagger {
         let scores = network.crf.scores();
         Ok(Self {
             header,
-            scheme,
-            tags,
             network,
-            scores,
+            decoder: SequenceDecoder {
+                scheme,
+                tags,
+                scores,
+            },
             device: device.clone(),
         })
     }
 
     /// The tag set and CRF constraints of `scheme` over `labels`.
     fn tag_set(scheme: Scheme, labels: &[String]) -> (Vec<Tag>, CrfScores) {
-        let tags = scheme.tag_set(labels);
-        let (start, end, transitions) = scheme.transition_mask(&tags, FORBIDDEN);
-        let constraints = CrfScores {
-            start,
-            end,
-            transitions,
-        };
-        (tags, constraints)
+        let decoder = SequenceDecoder::constrained(scheme, labels);
+        (decoder.tags, decoder.scores)
     }
 
     /// Loads a model file's bytes onto `device`.
@@ -204,29 +199,11 @@ impl BiLstmCrfTagger {
         out: &mut [Vec<f32>],
     ) {
         let values: Vec<f32> = values.try_into_vec_as::<f32>().expect("float emissions");
-        let k = self.tags.len();
+        let k = self.decoder.tags.len();
         for (row, &i) in chunk.iter().enumerate() {
             let len = sentences[i].len();
             out[i] = values[row * time * k..(row * time + len) * k].to_vec();
         }
-    }
-
-    /// Entities of a segmented text from its sentences' emission scores.
-    fn entities(&self, segmentation: &Segmentation, emissions: &[Vec<f32>]) -> Vec<Entity> {
-        let mut entities = Vec::new();
-        for (range, scores) in segmentation.sentences.iter().zip(emissions) {
-            let sentence_tokens = &segmentation.tokens[range.clone()];
-            for (span, confidence) in self.decode(scores, sentence_tokens.len()) {
-                let mut entity = Entity::new(
-                    sentence_tokens[span.start].start,
-                    sentence_tokens[span.end - 1].end,
-                    span.label,
-                );
-                entity.score = confidence;
-                entities.push(entity);
-            }
-        }
-        entities
     }
 
     /// [`Tagger::tag`] for devices read asynchronously.
@@ -234,31 +211,17 @@ impl BiLstmCrfTagger {
         let sentences = sentence_words(text, segmentation);
         let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
         let emissions = self.emissions_async(&views).await?;
-        Ok(self.entities(segmentation, &emissions))
+        Ok(self.decoder.entities(segmentation, &emissions))
     }
 
-    /// The best tag sequence's entities, each with its confidence: the lowest marginal
-    /// probability among its tokens' tags.
+    /// The best tag sequence's entities with their confidences (see [`SequenceDecoder`]).
     pub fn decode(&self, emissions: &[f32], len: usize) -> Vec<(TokenSpan, f32)> {
-        let (path, _) = viterbi(emissions, len, &self.scores);
-        let tags: Vec<Tag> = path.iter().map(|&i| self.tags[i].clone()).collect();
-        let probabilities = marginals(emissions, len, &self.scores);
-        let k = self.tags.len();
-        self.scheme
-            .decode(&tags)
-            .into_iter()
-            .map(|span| {
-                let confidence = (span.start..span.end)
-                    .map(|t| probabilities[t * k + path[t]])
-                    .fold(1.0f32, f32::min);
-                (span, confidence)
-            })
-            .collect()
+        self.decoder.decode(emissions, len)
     }
 
     /// Decoded tag indices and their names, for writing CoNLL.
     pub fn tag_names(&self) -> Vec<String> {
-        self.tags.iter().map(|t| self.scheme.format(t)).collect()
+        self.decoder.tag_names()
     }
 }
 
@@ -267,7 +230,7 @@ impl Tagger for BiLstmCrfTagger {
         let sentences = sentence_words(text, segmentation);
         let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
         let emissions = self.emissions(&views);
-        self.entities(segmentation, &emissions)
+        self.decoder.entities(segmentation, &emissions)
     }
 
     fn language(&self) -> &str {
@@ -279,50 +242,12 @@ impl Tagger for BiLstmCrfTagger {
     }
 }
 
-/// The words of each sentence.
-fn sentence_words<'t>(text: &'t str, segmentation: &Segmentation) -> Vec<Vec<&'t str>> {
-    segmentation
-        .sentences
-        .iter()
-        .map(|range| {
-            segmentation.tokens[range.clone()]
-                .iter()
-                .map(|t| &text[t.start..t.end])
-                .collect()
-        })
-        .collect()
-}
-
-/// Entity types in order of first appearance in a tag list.
-fn labels_of(tags: &[String]) -> Vec<String> {
-    let mut labels: Vec<String> = Vec::new();
-    for tag in tags {
-        if let Ok(Tag {
-            label: Some(label), ..
-        }) = Tag::parse(tag)
-        {
-            if !labels.contains(&label) {
-                labels.push(label);
-            }
-        }
-    }
-    labels
-}
-
-/// Casts every float parameter to f16 for storage; loading casts back to the module's f32.
-struct ToHalf;
-
-impl ModuleMapper for ToHalf {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|tensor| tensor.cast(DType::F16))
-    }
-}
-
 // Trains small models, which only the native build can (training code stays out of wasm).
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::train::{train, LabelledSentence, TrainingConfig};
     use super::*;
+    use crate::decoding::viterbi;
 
     fn sentence(text: &str, spans: &[(usize, usize, &str)]) -> LabelledSentence {
         LabelledSentence {
@@ -374,7 +299,7 @@ mod tests {
         let reloaded =
             BiLstmCrfTagger::from_bytes(&model.to_bytes_full().unwrap(), &Device::flex()).unwrap();
         assert_eq!(before, reloaded.emissions(&sentences));
-        assert_eq!(model.scores, reloaded.scores);
+        assert_eq!(model.decoder.scores, reloaded.decoder.scores);
 
         // The shipped 16-bit file moves emission scores by rounding only.
         let half =

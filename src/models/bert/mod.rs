@@ -1,0 +1,743 @@
+//! The BERT token classifier: loading, saving and tagging around the network in [`network`],
+//! a pure burn module on a runtime [`Device`].
+//!
+//! Words come from the crate's own segmentation (so that entities start and end on the same
+//! token boundaries as the gold annotations and the other models); each word is cut into
+//! WordPiece pieces by the HuggingFace tokenizer of the encoder, and the tag scores of a word
+//! are those of its first piece. A sentence longer than a window is read in overlapping
+//! windows, and each word takes its scores from the window where it has the most context on
+//! both sides, so nothing is ever truncated.
+
+mod network;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pretrained;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod vocabulary;
+
+pub use network::{BertConfig, BertTokenClassifier, Encoder, PieceBatch};
+
+use crate::container::{self, Kind};
+use crate::decoding::SequenceDecoder;
+use crate::document::Entity;
+use crate::error::{Error, Result};
+use crate::models::{labels_of, sentence_words, Tagger, ToHalf};
+use crate::tagging::{Scheme, Tag};
+use crate::text::Segmentation;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::str::FromStr;
+use tokenizers::Tokenizer;
+
+pub(crate) const KIND: &str = "bert";
+
+/// Pieces per forward pass when tagging (windows of similar lengths are batched up to this,
+/// and up to [`BertTagger::set_batch_windows`] windows).
+const BATCH_PIECES: usize = 8192;
+
+/// Everything about a model but its weights; the JSON header of its file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Header {
+    pub kind: String,
+    pub language: String,
+    pub scheme: String,
+    pub tags: Vec<String>,
+    pub encoder: BertConfig,
+    /// Whether a CRF learned transition scores (otherwise a softmax head, decoded under the
+    /// scheme's constraints).
+    pub crf: bool,
+    /// Largest window, special tokens included.
+    pub max_pieces: usize,
+    /// The encoder's `tokenizer.json`.
+    pub tokenizer: String,
+    /// Provenance: the encoder, how the model was trained and what it scored on dev.
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+/// The tokenizer of an encoder, cutting one word at a time into piece ids.
+#[derive(Clone)]
+pub struct WordPieces {
+    tokenizer: Tokenizer,
+    cls: u32,
+    sep: u32,
+    unknown: u32,
+}
+
+impl WordPieces {
+    /// From the text of a HuggingFace `tokenizer.json` with BERT's special tokens.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let mut tokenizer =
+            Tokenizer::from_str(json).map_err(|e| Error::Model(format!("bad tokenizer: {e}")))?;
+        // Words are cut one at a time and windows are made here: a file's own padding (MiniLM's
+        // pads to 128) or truncation would add pieces to every word or lose some.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Model(format!("bad tokenizer: {e}")))?;
+        let id = |token: &str| {
+            tokenizer
+                .token_to_id(token)
+                .ok_or_else(|| Error::Model(format!("the tokenizer has no {token} token")))
+        };
+        Ok(Self {
+            cls: id("[CLS]")?,
+            sep: id("[SEP]")?,
+            unknown: id("[UNK]")?,
+            tokenizer,
+        })
+    }
+
+    /// The piece ids of one word (the unknown token for a word the tokenizer drops whole,
+    /// such as a lone control character, so that every word has a first piece).
+    pub fn pieces(&self, word: &str) -> Vec<u32> {
+        match self.tokenizer.encode(word, false) {
+            Ok(encoding) if !encoding.get_ids().is_empty() => encoding.get_ids().to_vec(),
+            _ => vec![self.unknown],
+        }
+    }
+
+    /// The pieces of every word of `sentences`, tokenizing each distinct word once.
+    pub fn sentences(&self, sentences: &[&[&str]]) -> Vec<Vec<Vec<u32>>> {
+        let mut cache: HashMap<&str, Vec<u32>> = HashMap::new();
+        sentences
+            .iter()
+            .map(|words| {
+                words
+                    .iter()
+                    .map(|&word| {
+                        cache
+                            .entry(word)
+                            .or_insert_with(|| self.pieces(word))
+                            .clone()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn vocabulary_size(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+}
+
+/// A stretch of a sentence's words that fits the encoder, ready to batch.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub sentence: usize,
+    pub words: Range<usize>,
+    /// `[CLS]`, the words' pieces, `[SEP]`.
+    pub ids: Vec<u32>,
+    /// Position in `ids` of each word's first piece.
+    pub first_pieces: Vec<usize>,
+    /// For each word, the pieces of context on its poorer side within this window.
+    pub context: Vec<usize>,
+}
+
+/// Cuts a sentence (each word's pieces) into windows of at most `max_pieces` ids. A sentence
+/// that fits is one window; a longer one gets windows that advance by half a window, so
+/// that every word is read with context on both sides in one of them. A word with more
+/// pieces than a window keeps only its first ones (its scores come from the first piece).
+pub fn windows(
+    sentence: usize,
+    pieces: &[Vec<u32>],
+    max_pieces: usize,
+    wordpieces: &WordPieces,
+) -> Vec<Window> {
+    let budget = max_pieces.saturating_sub(2).max(1);
+    let lengths: Vec<usize> = pieces.iter().map(|p| p.len().min(budget)).collect();
+    let mut offsets = vec![0usize; pieces.len() + 1];
+    for (i, len) in lengths.iter().enumerate() {
+        offsets[i + 1] = offsets[i] + len;
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < pieces.len() {
+        let mut end = start;
+        while end < pieces.len() && offsets[end + 1] - offsets[start] <= budget {
+            end += 1;
+        }
+        let mut ids = Vec::with_capacity(offsets[end] - offsets[start] + 2);
+        ids.push(wordpieces.cls);
+        let mut first_pieces = Vec::with_capacity(end - start);
+        let mut context = Vec::with_capacity(end - start);
+        for word in start..end {
+            first_pieces.push(ids.len());
+            ids.extend_from_slice(&pieces[word][..lengths[word]]);
+            let before = offsets[word] - offsets[start];
+            let after = offsets[end] - offsets[word + 1];
+            // A sentence's real edges are not window edges: no context is missing there.
+            let before = if start == 0 { usize::MAX } else { before };
+            let after = if end == pieces.len() {
+                usize::MAX
+            } else {
+                after
+            };
+            context.push(before.min(after));
+        }
+        ids.push(wordpieces.sep);
+        out.push(Window {
+            sentence,
+            words: start..end,
+            ids,
+            first_pieces,
+            context,
+        });
+        if end == pieces.len() {
+            break;
+        }
+        let stride = budget / 2;
+        let next = (start + 1..end)
+            .find(|&j| offsets[j] - offsets[start] >= stride)
+            .unwrap_or(end);
+        start = next.max(start + 1);
+    }
+    out
+}
+
+pub struct BertTagger {
+    header: Header,
+    wordpieces: WordPieces,
+    network: BertTokenClassifier,
+    decoder: SequenceDecoder,
+    device: Device,
+    batch_windows: usize,
+}
+
+impl BertTagger {
+    fn new(header: Header, network: BertTokenClassifier, device: &Device) -> Result<Self> {
+        let scheme: Scheme = header.scheme.parse().map_err(Error::Model)?;
+        let tags = header
+            .tags
+            .iter()
+            .map(|t| Tag::parse(t).map_err(|e| Error::Model(e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let mut decoder = SequenceDecoder::constrained(scheme, &labels_of(&header.tags));
+        if decoder.tags != tags {
+            return Err(Error::Model(
+                "the header's tags are not the scheme's tag set".into(),
+            ));
+        }
+        if let Some(crf) = &network.crf {
+            decoder.scores = crf.scores();
+        }
+        let wordpieces = WordPieces::from_json(&header.tokenizer)?;
+        if wordpieces.vocabulary_size() > header.encoder.vocab_size {
+            return Err(Error::Model(format!(
+                "the tokenizer has {} pieces but the encoder embeds {}",
+                wordpieces.vocabulary_size(),
+                header.encoder.vocab_size
+            )));
+        }
+        Ok(Self {
+            header,
+            wordpieces,
+            network,
+            decoder,
+            device: device.clone(),
+            batch_windows: 32,
+        })
+    }
+
+    /// Most windows per forward pass when tagging (32 unless set; 1 reads each alone).
+    pub fn set_batch_windows(&mut self, windows: usize) {
+        self.batch_windows = windows.max(1);
+    }
+
+    /// The network for a header, with fresh weights.
+    fn network(header: &Header, device: &Device) -> Result<BertTokenClassifier> {
+        let scheme: Scheme = header.scheme.parse().map_err(Error::Model)?;
+        let decoder = SequenceDecoder::constrained(scheme, &labels_of(&header.tags));
+        let encoder = Encoder::new(&header.encoder, device);
+        Ok(BertTokenClassifier::new(
+            encoder,
+            &header.encoder,
+            decoder.tags.len(),
+            header.crf.then_some(decoder.scores),
+            device,
+        ))
+    }
+
+    /// Loads a model file's bytes onto `device`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let container = container::read(Kind::Model, bytes)?;
+        let header: Header = serde_json::from_slice(container.header)
+            .map_err(|e| Error::Model(format!("bad model header: {e}")))?;
+        if header.kind != KIND {
+            return Err(Error::Model(format!(
+                "a '{}' model, not a {KIND} model",
+                header.kind
+            )));
+        }
+        if header.max_pieces < 3 || header.max_pieces > header.encoder.max_position_embeddings {
+            return Err(Error::Model(format!(
+                "windows of {} pieces do not fit {} positions",
+                header.max_pieces, header.encoder.max_position_embeddings
+            )));
+        }
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(container.weights.to_vec()))
+            .map_err(|e| Error::Model(format!("bad weights: {e}")))?
+            .cast_to_module_dtype();
+        let network = Self::network(&header, device)?
+            .try_load_record(record)
+            .map_err(|e| Error::Model(format!("weights do not fit the network: {e}")))?;
+        Self::new(header, network, device)
+    }
+
+    /// The model file: header and weights, stored as 16-bit floats.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.encode(self.network.clone().map(&mut ToHalf))
+    }
+
+    /// The model file with full-precision weights (training checkpoints).
+    pub fn to_bytes_full(&self) -> Result<Vec<u8>> {
+        self.encode(self.network.clone())
+    }
+
+    fn encode(&self, network: BertTokenClassifier) -> Result<Vec<u8>> {
+        let header = serde_json::to_vec(&self.header).expect("a header always serialises");
+        let weights = network
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
+        Ok(container::write(Kind::Model, &header, &weights))
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Records a fact about how the model was made in its header's training notes.
+    pub fn note(&mut self, key: &str, value: serde_json::Value) {
+        self.header.training[key] = value;
+    }
+
+    /// The same model on another device.
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            network: self.network.to_device(device),
+            device: device.clone(),
+            ..self
+        }
+    }
+
+    /// The windows of `sentences`.
+    fn windows(&self, sentences: &[&[&str]]) -> Vec<Window> {
+        self.wordpieces
+            .sentences(sentences)
+            .iter()
+            .enumerate()
+            .flat_map(|(i, pieces)| windows(i, pieces, self.header.max_pieces, &self.wordpieces))
+            .collect()
+    }
+
+    /// Windows grouped by length into batches, each with its tag scores (not yet read back
+    /// from the device).
+    fn emission_batches<'s>(
+        &'s self,
+        windows: &'s [Window],
+    ) -> impl Iterator<Item = (Vec<usize>, Tensor<3>)> + 's {
+        let mut order: Vec<usize> = (0..windows.len()).collect();
+        order.sort_by_key(|&i| windows[i].ids.len());
+        let mut chunks: Vec<Vec<usize>> = Vec::new();
+        for i in order {
+            let fits = chunks.last().is_some_and(|chunk| {
+                // Sorted by length: the window being added is the chunk's longest.
+                chunk.len() < self.batch_windows
+                    && (chunk.len() + 1) * windows[i].ids.len() <= BATCH_PIECES
+            });
+            match chunks.last_mut() {
+                Some(chunk) if fits => chunk.push(i),
+                _ => chunks.push(vec![i]),
+            }
+        }
+        chunks.into_iter().map(move |chunk| {
+            let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| windows[i].ids.clone()).collect();
+            let firsts: Vec<Vec<usize>> = chunk
+                .iter()
+                .map(|&i| windows[i].first_pieces.clone())
+                .collect();
+            let batch = PieceBatch::new(&ids, &firsts, &self.device);
+            (chunk, self.network.emissions(&batch))
+        })
+    }
+
+    /// Copies a batch's scores `[windows, words, tags]` to each word of its sentences that
+    /// has more context in this window than in any window seen before.
+    fn scatter(
+        &self,
+        windows: &[Window],
+        chunk: &[usize],
+        words: usize,
+        values: TensorData,
+        best: &mut [Vec<(usize, Vec<f32>)>],
+    ) {
+        let values: Vec<f32> = values.try_into_vec_as::<f32>().expect("float emissions");
+        let k = self.decoder.tags.len();
+        for (row, &i) in chunk.iter().enumerate() {
+            let window = &windows[i];
+            for (w, word) in window.words.clone().enumerate() {
+                let context = window.context[w];
+                let slot = &mut best[window.sentence][word];
+                if slot.1.is_empty() || context > slot.0 {
+                    let at = (row * words + w) * k;
+                    *slot = (context, values[at..at + k].to_vec());
+                }
+            }
+        }
+    }
+
+    /// Per-sentence emission scores (`words × tags`, row-major) from the best windows; for a
+    /// softmax head, log-probabilities, so that Viterbi adds comparable numbers.
+    fn collect(&self, best: Vec<Vec<(usize, Vec<f32>)>>) -> Vec<Vec<f32>> {
+        best.into_iter()
+            .map(|words| {
+                words
+                    .into_iter()
+                    .flat_map(|(_, scores)| {
+                        if self.header.crf {
+                            scores
+                        } else {
+                            log_softmax(&scores)
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn empty_scores(sentences: &[&[&str]]) -> Vec<Vec<(usize, Vec<f32>)>> {
+        sentences
+            .iter()
+            .map(|s| vec![(0, Vec::new()); s.len()])
+            .collect()
+    }
+
+    /// Emission scores for each sentence (`words × tags`, row-major).
+    pub fn emissions(&self, sentences: &[&[&str]]) -> Vec<Vec<f32>> {
+        let windows = self.windows(sentences);
+        let mut best = Self::empty_scores(sentences);
+        for (chunk, scores) in self.emission_batches(&windows) {
+            let words = scores.dims()[1];
+            self.scatter(&windows, &chunk, words, scores.into_data(), &mut best);
+        }
+        self.collect(best)
+    }
+
+    /// [`Self::emissions`] for devices that can only be read asynchronously (WebGPU).
+    pub async fn emissions_async(&self, sentences: &[&[&str]]) -> Result<Vec<Vec<f32>>> {
+        let windows = self.windows(sentences);
+        let mut best = Self::empty_scores(sentences);
+        for (chunk, scores) in self.emission_batches(&windows) {
+            let words = scores.dims()[1];
+            let values = scores
+                .into_data_async()
+                .await
+                .map_err(|e| Error::Model(format!("cannot read scores from the device: {e:?}")))?;
+            self.scatter(&windows, &chunk, words, values, &mut best);
+        }
+        Ok(self.collect(best))
+    }
+
+    /// [`Tagger::tag`] for devices read asynchronously.
+    pub async fn tag_async(&self, text: &str, segmentation: &Segmentation) -> Result<Vec<Entity>> {
+        let sentences = sentence_words(text, segmentation);
+        let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        let emissions = self.emissions_async(&views).await?;
+        Ok(self.decoder.entities(segmentation, &emissions))
+    }
+
+    /// Decoded tag indices and their names, for writing CoNLL.
+    pub fn tag_names(&self) -> Vec<String> {
+        self.decoder.tag_names()
+    }
+
+    pub fn wordpieces(&self) -> &WordPieces {
+        &self.wordpieces
+    }
+}
+
+impl Tagger for BertTagger {
+    fn tag(&self, text: &str, segmentation: &Segmentation) -> Vec<Entity> {
+        let sentences = sentence_words(text, segmentation);
+        let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        let emissions = self.emissions(&views);
+        self.decoder.entities(segmentation, &emissions)
+    }
+
+    fn language(&self) -> &str {
+        &self.header.language
+    }
+
+    fn labels(&self) -> Vec<String> {
+        labels_of(&self.header.tags)
+    }
+}
+
+fn log_softmax(scores: &[f32]) -> Vec<f32> {
+    let peak = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let total = scores.iter().map(|s| (s - peak).exp()).sum::<f32>().ln() + peak;
+    scores.iter().map(|s| s - total).collect()
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod tests {
+    use super::pretrained::Pretrained;
+    use super::train::{scheduled_rate, train, TrainingConfig};
+    use super::*;
+    use crate::models::training::LabelledSentence;
+    use crate::tagging::TokenSpan;
+
+    /// A WordPiece tokenizer.json in the layout of BERT's, over a handful of pieces.
+    pub(crate) fn tiny_tokenizer() -> String {
+        let mut vocab: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "."]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for c in 'a'..='z' {
+            vocab.push(c.to_string());
+            vocab.push(format!("##{c}"));
+        }
+        for word in ["con", "acido", "##olico", "fol", "pcr", "hierro", "##ina"] {
+            vocab.push(word.to_string());
+        }
+        let vocab: serde_json::Map<String, serde_json::Value> = vocab
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (p, i.into()))
+            .collect();
+        serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": {"type": "BertNormalizer", "clean_text": true,
+                "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+            "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "post_processor": {"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+                           {"Sequence": {"id": "A", "type_id": 0}},
+                           {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+                "pair": [{"Sequence": {"id": "A", "type_id": 0}}],
+                "special_tokens": {
+                    "[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                    "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+            "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+            "model": {"type": "WordPiece", "unk_token": "[UNK]",
+                "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                "vocab": vocab}
+        })
+        .to_string()
+    }
+
+    pub(crate) fn tiny_pretrained() -> Pretrained {
+        let tokenizer = tiny_tokenizer();
+        let vocab_size = WordPieces::from_json(&tokenizer).unwrap().vocabulary_size();
+        let config = BertConfig {
+            vocab_size,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            intermediate_size: 32,
+            max_position_embeddings: 64,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            hidden_dropout_prob: 0.0,
+        };
+        let device = Device::flex();
+        device.seed(7);
+        Pretrained {
+            encoder: Encoder::new(&config, &device),
+            config,
+            tokenizer,
+            source: "tiny".into(),
+        }
+    }
+
+    fn sentence(text: &str, spans: &[(usize, usize, &str)]) -> LabelledSentence {
+        LabelledSentence {
+            tokens: text.split(' ').map(str::to_string).collect(),
+            spans: spans
+                .iter()
+                .map(|&(s, e, l)| TokenSpan::new(s, e, l))
+                .collect(),
+            unannotated: Vec::new(),
+        }
+    }
+
+    /// The first row of the word embeddings, to see that fine-tuning reaches the encoder.
+    fn first_embedding(encoder: &Encoder) -> Vec<f32> {
+        let weight = encoder.embeddings.word_embeddings.weight.val();
+        let dim = weight.dims()[1];
+        weight.into_data().try_into_vec_as::<f32>().unwrap()[5 * dim..6 * dim].to_vec()
+    }
+
+    fn tiny_model(crf: bool, epochs: usize) -> (BertTagger, Vec<f64>) {
+        let data = vec![
+            sentence(
+                "con acido folico y hierro",
+                &[(1, 3, "DRUG"), (4, 5, "DRUG")],
+            ),
+            sentence("Niveles de PCR elevados", &[(2, 3, "PROT")]),
+            sentence("hierro y acido folico", &[(0, 1, "DRUG"), (2, 4, "DRUG")]),
+            sentence("sin fiebre", &[]),
+        ];
+        let mut config = TrainingConfig::new("es", vec!["DRUG".into(), "PROT".into()]);
+        config.crf = crf;
+        config.max_epochs = epochs;
+        config.patience = epochs;
+        config.batch_size = 2;
+        config.learning_rate = 1e-2;
+        config.crf_learning_rate = 1e-2;
+        config.warmup = 0.0;
+        config.max_pieces = 16;
+        config.max_pieces_tagging = 16;
+        let mut losses = Vec::new();
+        let mut epochs_seen = 0.0;
+        let pretrained = tiny_pretrained();
+        let before = first_embedding(&pretrained.encoder);
+        let model = train(
+            &data,
+            &config,
+            pretrained,
+            None,
+            // Every epoch "improves", so the last one is kept.
+            &mut |_| {
+                epochs_seen += 1.0;
+                epochs_seen
+            },
+            &mut |progress| {
+                if let crate::models::training::Progress::Epoch(report) = progress {
+                    losses.push(report.loss)
+                }
+            },
+        )
+        .unwrap();
+        assert_ne!(
+            before,
+            first_embedding(&model.network.encoder),
+            "the encoder was fine-tuned, not frozen"
+        );
+        (model, losses)
+    }
+
+    #[test]
+    fn windows_cover_long_sentences_with_context() {
+        let wordpieces = WordPieces::from_json(&tiny_tokenizer()).unwrap();
+        // 30 words of one to three pieces: 60 pieces, read in windows of 22.
+        let pieces: Vec<Vec<u32>> = (0..30).map(|i| vec![5; 1 + i % 3]).collect();
+        let cut = windows(0, &pieces, 22, &wordpieces);
+        assert!(cut.len() >= 4, "{}", cut.len());
+        assert_eq!(cut[0].words.start, 0);
+        assert_eq!(cut.last().unwrap().words.end, 30);
+        for pair in cut.windows(2) {
+            assert!(pair[1].words.start > pair[0].words.start);
+            assert!(pair[1].words.start < pair[0].words.end, "windows overlap");
+        }
+        for window in &cut {
+            assert!(window.ids.len() <= 22);
+            assert_eq!(window.ids[0], wordpieces.cls);
+            assert_eq!(*window.ids.last().unwrap(), wordpieces.sep);
+            assert_eq!(window.first_pieces.len(), window.words.len());
+        }
+        // Inside the sentence, every word is read with context on both sides somewhere.
+        for word in 3..27 {
+            let best = cut
+                .iter()
+                .filter(|w| w.words.contains(&word))
+                .map(|w| w.context[word - w.words.start])
+                .max()
+                .unwrap();
+            assert!(best >= 3, "word {word}: {best}");
+        }
+        // A short sentence is one window; a word longer than a window keeps its first pieces.
+        assert_eq!(windows(0, &pieces[..3], 12, &wordpieces).len(), 1);
+        let giant = windows(0, &[vec![7; 40]], 12, &wordpieces);
+        assert_eq!(giant.len(), 1);
+        assert_eq!(giant[0].ids.len(), 12);
+        assert!(windows(0, &[], 12, &wordpieces).is_empty());
+    }
+
+    #[test]
+    fn learning_rate_warms_up_then_decays_to_zero() {
+        let rates: Vec<f64> = (0..100).map(|s| scheduled_rate(1.0, s, 100, 10)).collect();
+        assert!((rates[0] - 0.1).abs() < 1e-9);
+        assert!((rates[9] - 1.0).abs() < 1e-9);
+        assert!(rates[10..].windows(2).all(|w| w[1] < w[0]));
+        assert!(rates[99] < 0.02);
+    }
+
+    #[test]
+    fn fine_tuning_learns_and_files_round_trip() {
+        for crf in [true, false] {
+            let (model, losses) = tiny_model(crf, 30);
+            assert!(
+                losses.last().unwrap() < &(losses[0] * 0.5),
+                "crf {crf}: {losses:?}"
+            );
+            let text = "con acido folico y hierro";
+            let entities = model.tag(text, &Segmentation::of(text));
+            let found: Vec<&str> = entities.iter().map(|e| &text[e.start..e.end]).collect();
+            assert_eq!(found, ["acido folico", "hierro"], "crf {crf}");
+
+            let sentences: [&[&str]; 2] = [&["con", "ácido", "fólico"], &["PCR"]];
+            let before = model.emissions(&sentences);
+            let full =
+                BertTagger::from_bytes(&model.to_bytes_full().unwrap(), &Device::flex()).unwrap();
+            assert_eq!(before, full.emissions(&sentences));
+            let half = BertTagger::from_bytes(&model.to_bytes().unwrap(), &Device::flex()).unwrap();
+            let largest = before
+                .iter()
+                .flatten()
+                .zip(half.emissions(&sentences).iter().flatten())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(largest < 0.1, "{largest}");
+            assert_eq!(
+                crate::models::Model::from_bytes(&model.to_bytes().unwrap())
+                    .unwrap()
+                    .architecture(),
+                KIND
+            );
+        }
+    }
+
+    #[test]
+    fn sentences_longer_than_a_window_are_tagged_whole() {
+        let (model, _) = tiny_model(true, 30);
+        // 40 words, 4 pieces each at least: several windows of 16 pieces.
+        let text = ["con acido folico y hierro"; 8].join(" ");
+        let sentences = sentence_words(&text, &Segmentation::of(&text));
+        let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        let emissions = model.emissions(&views);
+        let k = model.decoder.tags.len();
+        for (words, scores) in views.iter().zip(&emissions) {
+            assert_eq!(scores.len(), words.len() * k);
+        }
+        let entities = model.tag(&text, &Segmentation::of(&text));
+        assert_eq!(entities.len(), 16, "every repetition's two drugs");
+        assert!(model.tag("", &Segmentation::of("")).is_empty());
+    }
+
+    #[test]
+    fn damaged_files_are_refused() {
+        let (model, _) = tiny_model(false, 1);
+        let bytes = model.to_bytes().unwrap();
+        let error = |b: &[u8]| {
+            BertTagger::from_bytes(b, &Device::flex())
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        assert!(error(&bytes[..bytes.len() - 3]).contains("truncated"));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() / 2] ^= 4;
+        assert!(error(&flipped).contains("damaged"));
+    }
+}
