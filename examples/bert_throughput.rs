@@ -1,8 +1,9 @@
 //! Native tagging throughput of a BERT model on burn's flex CPU device, at batch 1 and 32:
-//! words per second over a folder of .txt files (or one file), model loading excluded.
+//! words per second over a folder of .txt files (the first LIMIT of them, sorted by name) or
+//! one file, model loading excluded.
 //!
 //!     cargo run --release --example bert_throughput -- models/bert-es.clinitag \
-//!         ../shared/data/pharmaconer/dev/subtrack1
+//!         ../shared/data/pharmaconer/dev/subtrack1 [LIMIT]
 //!
 //! bench/throughput.sh runs it; the figures go into BENCHMARKS.md.
 
@@ -13,8 +14,10 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model, input] = args.as_slice() else {
-        return Err("usage: bert_throughput MODEL TEXT_FILE_OR_FOLDER".into());
+    let (model, input, limit) = match args.as_slice() {
+        [model, input] => (model, input, usize::MAX),
+        [model, input, limit] => (model, input, limit.parse()?),
+        _ => return Err("usage: bert_throughput MODEL TEXT_FILE_OR_FOLDER [LIMIT]".into()),
     };
     let mut tagger = BertTagger::from_bytes(&std::fs::read(model)?, &Device::flex())?;
     let path = std::path::Path::new(input);
@@ -25,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Result<_, _>>()?;
         files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
         files.sort();
-        for file in files {
+        for file in files.into_iter().take(limit) {
             texts.push(std::fs::read_to_string(file)?);
         }
     } else {

@@ -196,8 +196,7 @@ impl Tagger {
             None => None,
         };
         let wants_gpu = options.backend != BackendChoice::Cpu;
-        let uses_tensors = matches!(model, Model::BiLstmCrf(_));
-        let (model, backend, fallback_reason) = if wants_gpu && uses_tensors {
+        let (model, backend, fallback_reason) = if wants_gpu && model.computes_on_devices() {
             match webgpu_device().await {
                 Ok(device) => (model.to_device(&device), "webgpu", None),
                 Err(reason) if options.backend == BackendChoice::Auto => {

@@ -87,6 +87,14 @@ impl Model {
         }
     }
 
+    /// Whether the model computes with tensors, and so can move to a GPU.
+    pub fn computes_on_devices(&self) -> bool {
+        match self {
+            Model::BiLstmCrf(_) | Model::Bert(_) => true,
+            Model::Dictionary(_) => false,
+        }
+    }
+
     /// The architecture's name, as in `clinitag train --arch`.
     pub fn architecture(&self) -> &'static str {
         match self {
