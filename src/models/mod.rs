@@ -171,6 +171,38 @@ pub(crate) fn labels_of(tags: &[String]) -> Vec<String> {
     labels
 }
 
+/// A model file: the JSON header and the network's weights, in full precision or, with
+/// `half`, as 16-bit floats.
+pub(crate) fn write_model_file<M: burn::module::Module>(
+    header: &impl serde::Serialize,
+    network: M,
+    half: bool,
+) -> Result<Vec<u8>> {
+    let header = serde_json::to_vec(header).expect("a header always serialises");
+    let network = if half {
+        network.map(&mut ToHalf)
+    } else {
+        network
+    };
+    let weights = network
+        .into_record()
+        .into_bytes()
+        .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
+    Ok(container::write(Kind::Model, &header, &weights))
+}
+
+/// `network` with the weights of a model file's body (16-bit ones cast back to its floats).
+pub(crate) fn load_weights<M: burn::module::Module>(network: M, weights: &[u8]) -> Result<M> {
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
+        weights.to_vec(),
+    ))
+    .map_err(|e| Error::Model(format!("bad weights: {e}")))?
+    .cast_to_module_dtype();
+    network
+        .try_load_record(record)
+        .map_err(|e| Error::Model(format!("weights do not fit the network: {e}")))
+}
+
 /// Casts every float parameter to f16 for storage; loading casts back to the module's f32.
 pub(crate) struct ToHalf;
 

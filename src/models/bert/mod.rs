@@ -22,12 +22,11 @@ use crate::container::{self, Kind};
 use crate::decoding::SequenceDecoder;
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::{labels_of, sentence_words, Tagger, ToHalf};
+use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Tagger};
 use crate::tagging::{Scheme, Tag};
 use crate::text::Segmentation;
 use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -284,32 +283,18 @@ impl BertTagger {
                 header.max_pieces, header.encoder.max_position_embeddings
             )));
         }
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(container.weights.to_vec()))
-            .map_err(|e| Error::Model(format!("bad weights: {e}")))?
-            .cast_to_module_dtype();
-        let network = Self::network(&header, device)?
-            .try_load_record(record)
-            .map_err(|e| Error::Model(format!("weights do not fit the network: {e}")))?;
+        let network = load_weights(Self::network(&header, device)?, container.weights)?;
         Self::new(header, network, device)
     }
 
     /// The model file: header and weights, stored as 16-bit floats.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        self.encode(self.network.clone().map(&mut ToHalf))
+        write_model_file(&self.header, self.network.clone(), true)
     }
 
     /// The model file with full-precision weights (training checkpoints).
     pub fn to_bytes_full(&self) -> Result<Vec<u8>> {
-        self.encode(self.network.clone())
-    }
-
-    fn encode(&self, network: BertTokenClassifier) -> Result<Vec<u8>> {
-        let header = serde_json::to_vec(&self.header).expect("a header always serialises");
-        let weights = network
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
-        Ok(container::write(Kind::Model, &header, &weights))
+        write_model_file(&self.header, self.network.clone(), false)
     }
 
     pub fn header(&self) -> &Header {
