@@ -41,15 +41,15 @@ for model in models/dictionary-en.json models/bilstm-crf-en.clinitag; do
     [ -f "$model" ] && run "$model" "$tmp/bc5cdr.txt" "$en_words"
 done
 
-# BERT models: the first 50 PharmaCoNER dev documents and the first 1,000 BC5CDR devel
-# sentences, each read one window at a time (batch 1) and 32 windows at a time, with one
+# BERT models: the first 20 PharmaCoNER dev documents and the first 300 BC5CDR devel
+# sentences (about 7,500 words each), each read one window at a time (batch 1) and 32 windows at a time, with one
 # thread and with all cores.
 cargo build --release -q --example bert_throughput
-head -n 1000 "$tmp/bc5cdr.txt" > "$tmp/bc5cdr-1000.txt"
+head -n 300 "$tmp/bc5cdr.txt" > "$tmp/bc5cdr-300.txt"
 for lang in es en; do
     model=models/bert-$lang.clinitag
     [ -f "$model" ] || continue
-    if [ "$lang" = es ]; then input=("$DATA/pharmaconer/dev/subtrack1" 50); else input=("$tmp/bc5cdr-1000.txt"); fi
+    if [ "$lang" = es ]; then input=("$DATA/pharmaconer/dev/subtrack1" 20); else input=("$tmp/bc5cdr-300.txt"); fi
     echo "$model, one thread:"
     RAYON_NUM_THREADS=1 taskset -c 0 target/release/examples/bert_throughput "$model" "${input[@]}"
     echo "$model, $(nproc) threads:"
