@@ -440,15 +440,6 @@ impl BertTagger {
         let emissions = self.emissions_async(&views).await?;
         Ok(self.decoder.entities(segmentation, &emissions))
     }
-
-    /// Decoded tag indices and their names, for writing CoNLL.
-    pub fn tag_names(&self) -> Vec<String> {
-        self.decoder.tag_names()
-    }
-
-    pub fn wordpieces(&self) -> &WordPieces {
-        &self.wordpieces
-    }
 }
 
 impl Tagger for BertTagger {
