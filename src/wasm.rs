@@ -32,6 +32,9 @@ export interface LoadOptions {
   backend?: "auto" | "webgpu" | "cpu";
   /** The longest text `tag` accepts, in UTF-16 code units (default 1,000,000). */
   maxLength?: number;
+  /** BERT models: most windows (a sentence, or part of a long one) per forward pass
+   *  (default 32). */
+  batchWindows?: number;
 }
 /** A SNOMED CT concept proposed for a mention. */
 export interface ConceptMatch {
@@ -80,10 +83,11 @@ struct LoadOptions {
     #[serde(default)]
     backend: BackendChoice,
     max_length: Option<usize>,
+    batch_windows: Option<usize>,
 }
 
 impl LoadOptions {
-    const NAMES: [&str; 2] = ["backend", "maxLength"];
+    const NAMES: [&str; 3] = ["backend", "maxLength", "batchWindows"];
 
     /// Reads the options object, refusing names it does not know: a misspelt option would
     /// otherwise be ignored without a word (serde-wasm-bindgen reads only the known ones).
@@ -188,7 +192,10 @@ impl Tagger {
         let options = LoadOptions::from_js(options)?;
         // Parse and validate everything on the CPU first: a damaged file fails before any
         // GPU work, and the CRF's scores are read back synchronously there.
-        let model = Model::from_bytes(&model).map_err(js_error)?;
+        let mut model = Model::from_bytes(&model).map_err(js_error)?;
+        if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
+            bert.set_batch_windows(windows);
+        }
         let matcher = match index {
             Some(bytes) => Some(Matcher::new(
                 ConceptIndex::from_bytes(&bytes).map_err(js_error)?,

@@ -39,6 +39,11 @@ pub(crate) const KIND: &str = "bert";
 /// and up to [`BertTagger::set_batch_windows`] windows).
 const BATCH_PIECES: usize = 8192;
 
+/// Most padding a batch may carry, as a share of its real pieces. Windows are padded to the
+/// batch's longest, and a document's sentences range from a few pieces to hundreds: batching
+/// them all at once computed twice the pieces there are (PharmaCoNER dev, 32 windows a batch).
+const BATCH_PADDING: f64 = 0.1;
+
 /// Everything about a model but its weights; the JSON header of its file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Header {
@@ -325,27 +330,52 @@ impl BertTagger {
             .collect()
     }
 
+    /// The windows of a text, grouped as tagging feeds them to the encoder: one inner list
+    /// per forward pass. The benchmarks give other runtimes exactly these inputs.
+    pub fn forward_passes(&self, text: &str, segmentation: &Segmentation) -> Vec<Vec<Window>> {
+        let sentences = sentence_words(text, segmentation);
+        let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        let windows = self.windows(&views);
+        self.chunks(&windows)
+            .into_iter()
+            .map(|chunk| chunk.into_iter().map(|i| windows[i].clone()).collect())
+            .collect()
+    }
+
+    /// Indexes of `windows` grouped by length into batches of at most `batch_windows`
+    /// windows and [`BATCH_PIECES`] pieces, with at most [`BATCH_PADDING`] of padding.
+    fn chunks(&self, windows: &[Window]) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..windows.len()).collect();
+        order.sort_by_key(|&i| windows[i].ids.len());
+        let mut chunks: Vec<(Vec<usize>, usize)> = Vec::new();
+        for i in order {
+            let length = windows[i].ids.len();
+            let fits = chunks.last().is_some_and(|(chunk, real)| {
+                // Sorted by length: the window being added is the chunk's longest, and every
+                // window of the chunk is padded to its length.
+                let padded = (chunk.len() + 1) * length;
+                chunk.len() < self.batch_windows
+                    && padded <= BATCH_PIECES
+                    && padded as f64 <= (1.0 + BATCH_PADDING) * (real + length) as f64
+            });
+            match chunks.last_mut() {
+                Some((chunk, real)) if fits => {
+                    chunk.push(i);
+                    *real += length;
+                }
+                _ => chunks.push((vec![i], length)),
+            }
+        }
+        chunks.into_iter().map(|(chunk, _)| chunk).collect()
+    }
+
     /// Windows grouped by length into batches, each with its tag scores (not yet read back
     /// from the device).
     fn emission_batches<'s>(
         &'s self,
         windows: &'s [Window],
     ) -> impl Iterator<Item = (Vec<usize>, Tensor<3>)> + 's {
-        let mut order: Vec<usize> = (0..windows.len()).collect();
-        order.sort_by_key(|&i| windows[i].ids.len());
-        let mut chunks: Vec<Vec<usize>> = Vec::new();
-        for i in order {
-            let fits = chunks.last().is_some_and(|chunk| {
-                // Sorted by length: the window being added is the chunk's longest.
-                chunk.len() < self.batch_windows
-                    && (chunk.len() + 1) * windows[i].ids.len() <= BATCH_PIECES
-            });
-            match chunks.last_mut() {
-                Some(chunk) if fits => chunk.push(i),
-                _ => chunks.push(vec![i]),
-            }
-        }
-        chunks.into_iter().map(move |chunk| {
+        self.chunks(windows).into_iter().map(move |chunk| {
             let ids: Vec<Vec<u32>> = chunk.iter().map(|&i| windows[i].ids.clone()).collect();
             let firsts: Vec<Vec<usize>> = chunk
                 .iter()
@@ -699,6 +729,66 @@ pub(crate) mod tests {
         let entities = model.tag(&text, &Segmentation::of(&text));
         assert_eq!(entities.len(), 16, "every repetition's two drugs");
         assert!(model.tag("", &Segmentation::of("")).is_empty());
+    }
+
+    #[test]
+    fn batches_group_windows_of_similar_length() {
+        let (mut model, _) = tiny_model(true, 1);
+        // Sentences of 1 to 12 words, then one of 40 (several windows of 16 pieces).
+        let mut text: String = (1..=12)
+            .map(|n| format!("{} hierro. ", vec!["acido"; n].join(" ")))
+            .collect();
+        text.push_str(&["con acido folico y hierro"; 8].join(" "));
+        let segmentation = Segmentation::of(&text);
+        model.set_batch_windows(1);
+        let single = model.forward_passes(&text, &segmentation);
+        assert!(single.iter().all(|pass| pass.len() == 1));
+        model.set_batch_windows(32);
+        let batched = model.forward_passes(&text, &segmentation);
+        assert!(batched.len() < single.len(), "{} passes", batched.len());
+        assert_eq!(batched.iter().map(Vec::len).sum::<usize>(), single.len());
+        for pass in &batched {
+            let real: usize = pass.iter().map(|w| w.ids.len()).sum();
+            let padded = pass.len() * pass.iter().map(|w| w.ids.len()).max().unwrap();
+            assert!(padded as f64 <= 1.1 * real as f64, "{padded} for {real}");
+        }
+        // Padding changes nothing but the order of some sums.
+        let spans = |model: &BertTagger| -> Vec<(usize, usize, String)> {
+            model
+                .tag(&text, &segmentation)
+                .into_iter()
+                .map(|e| (e.start, e.end, e.label))
+                .collect()
+        };
+        let batched_spans = spans(&model);
+        model.set_batch_windows(1);
+        assert_eq!(batched_spans, spans(&model));
+    }
+
+    #[test]
+    fn exports_to_huggingface_layout_and_reads_back() {
+        let (model, _) = tiny_model(true, 1);
+        let dir = std::env::temp_dir().join(format!("clinitag-export-{}", std::process::id()));
+        model.export_huggingface(&dir).unwrap();
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["id2label"]["0"], "O");
+        assert_eq!(
+            config["label2id"].as_object().unwrap().len(),
+            model.header.tags.len()
+        );
+        // The encoder comes back through the importer of pretrained encoders unchanged.
+        let read = Pretrained::read(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let batch = PieceBatch::new(&[vec![2, 40, 41, 3]], &[vec![1, 2]], &Device::flex());
+        let hidden = |encoder: &Encoder| {
+            encoder
+                .forward(batch.ids.clone(), batch.attention_bias.clone())
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(hidden(&model.network.encoder), hidden(&read.encoder));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
     LinearConfig,
 };
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +155,40 @@ impl Encoder {
     /// The last layer's hidden states, `[batch, pieces, hidden]`. Every window is one
     /// segment (type 0) and starts at position 0.
     pub fn forward(&self, ids: Tensor<2, Int>, attention_bias: Tensor<4>) -> Tensor<3> {
+        let (last, below) = self.layers.split_last().expect("an encoder has layers");
+        let hidden = self.below_last(below, ids, attention_bias.clone());
+        last.forward(hidden.clone(), hidden, attention_bias)
+    }
+
+    /// The last layer's hidden states of some pieces only, `[batch, rows, hidden]`: `rows`
+    /// holds `[batch × rows]` indexes into the flattened `[batch × pieces]` pieces, `rows` of
+    /// them per window. The last layer reads every piece but computes only these: about a
+    /// third less of its work when only each word's first piece is scored.
+    pub fn forward_rows(
+        &self,
+        ids: Tensor<2, Int>,
+        attention_bias: Tensor<4>,
+        rows: Tensor<1, Int>,
+    ) -> Tensor<3> {
+        let (last, below) = self.layers.split_last().expect("an encoder has layers");
+        let hidden = self.below_last(below, ids, attention_bias.clone());
+        let [batch, pieces, size] = hidden.dims();
+        let per_window = rows.dims()[0] / batch;
+        let selected = hidden
+            .clone()
+            .reshape([batch * pieces, size])
+            .select(0, rows)
+            .reshape([batch, per_window, size]);
+        last.forward(selected, hidden, attention_bias)
+    }
+
+    /// Embeddings, then `layers`.
+    fn below_last(
+        &self,
+        layers: &[Layer],
+        ids: Tensor<2, Int>,
+        attention_bias: Tensor<4>,
+    ) -> Tensor<3> {
         let [batch, pieces] = ids.dims();
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..pieces as i64, &device)
@@ -168,19 +202,28 @@ impl Encoder {
         hidden = embeddings
             .dropout
             .forward(embeddings.layer_norm.forward(hidden));
-        for layer in &self.layers {
-            hidden = layer.forward(hidden, attention_bias.clone());
+        for layer in layers {
+            hidden = layer.forward(hidden.clone(), hidden, attention_bias.clone());
         }
         hidden
     }
 }
 
 impl Layer {
-    fn forward(&self, input: Tensor<3>, attention_bias: Tensor<4>) -> Tensor<3> {
-        let attended = self.attention.forward(input.clone(), attention_bias);
+    /// The new states of `queries` (`[batch, rows, hidden]`: all of `context`'s pieces, or
+    /// some of them) attending over `context` (`[batch, pieces, hidden]`).
+    fn forward(
+        &self,
+        queries: Tensor<3>,
+        context: Tensor<3>,
+        attention_bias: Tensor<4>,
+    ) -> Tensor<3> {
+        let attended = self
+            .attention
+            .forward(queries.clone(), context, attention_bias);
         let hidden = self
             .attention_norm
-            .forward(self.dropout.forward(attended) + input);
+            .forward(self.dropout.forward(attended) + queries);
         let expanded = gelu(self.intermediate.forward(hidden.clone()));
         self.output_norm
             .forward(self.dropout.forward(self.output.forward(expanded)) + hidden)
@@ -188,24 +231,68 @@ impl Layer {
 }
 
 impl SelfAttention {
-    fn forward(&self, input: Tensor<3>, attention_bias: Tensor<4>) -> Tensor<3> {
-        let [batch, pieces, hidden] = input.dims();
+    fn forward(
+        &self,
+        queries: Tensor<3>,
+        context: Tensor<3>,
+        attention_bias: Tensor<4>,
+    ) -> Tensor<3> {
+        let [batch, rows, hidden] = queries.dims();
+        let pieces = context.dims()[1];
         let head_dim = hidden / self.heads;
-        let split = |t: Tensor<3>| {
-            t.reshape([batch, pieces, self.heads, head_dim])
+        let split = |t: Tensor<3>, length: usize| {
+            t.reshape([batch, length, self.heads, head_dim])
                 .swap_dims(1, 2)
         };
-        let query = split(self.query.forward(input.clone()));
-        let key = split(self.key.forward(input.clone()));
-        let value = split(self.value.forward(input));
+        let query = split(self.query.forward(queries), rows);
+        let key = split(self.key.forward(context.clone()), pieces);
+        let value = split(self.value.forward(context), pieces);
         let scores = query.matmul(key.swap_dims(2, 3)) / (head_dim as f64).sqrt() + attention_bias;
         let weights = self.dropout.forward(softmax(scores, 3));
         let context = weights
             .matmul(value)
             .swap_dims(1, 2)
-            .reshape([batch, pieces, hidden]);
+            .reshape([batch, rows, hidden]);
         self.output.forward(context)
     }
+}
+
+/// GELU with the exact error function, as BERT was trained. burn's own on every device but
+/// the CPU at inference: there flex calls a scalar libm `erf` per value, 12 % of BERT's time in
+/// the browser (`bench/browser/run.mjs --profile`), so the same function is computed on the host
+/// with a polynomial `erf` that the compiler vectorises.
+fn gelu(x: Tensor<3>) -> Tensor<3> {
+    let device = x.device();
+    if device.is_autodiff() || device != Device::flex() {
+        return burn::tensor::activation::gelu(x);
+    }
+    let dims = x.dims();
+    let Ok(mut values) = x.clone().into_data().try_into_vec::<f32>() else {
+        return burn::tensor::activation::gelu(x);
+    };
+    for value in &mut values {
+        *value *= 0.5 * (1.0 + erf(*value * std::f32::consts::FRAC_1_SQRT_2));
+    }
+    Tensor::from_data(TensorData::new(values, dims), &device)
+}
+
+/// The error function, by Abramowitz & Stegun's 7.1.28 (absolute error at most 3e-7), without
+/// branches or `exp` so that it vectorises.
+fn erf(x: f32) -> f32 {
+    const A: [f32; 6] = [
+        0.070_523_08,
+        0.042_282_01,
+        0.009_270_527,
+        0.000_152_014_3,
+        0.000_276_567_2,
+        0.000_043_063_8,
+    ];
+    let a = x.abs();
+    let p = 1.0 + a * (A[0] + a * (A[1] + a * (A[2] + a * (A[3] + a * (A[4] + a * A[5])))));
+    let p2 = p * p;
+    let p4 = p2 * p2;
+    let p8 = p4 * p4;
+    (1.0 - 1.0 / (p8 * p8)).copysign(x)
 }
 
 /// The encoder with a token-classification head: tag scores for each word's first piece.
@@ -237,13 +324,13 @@ impl BertTokenClassifier {
 
     /// Tag scores `[batch, words, tags]` of each window's words.
     pub fn emissions(&self, batch: &PieceBatch) -> Tensor<3> {
-        let hidden = self
-            .encoder
-            .forward(batch.ids.clone(), batch.attention_bias.clone());
-        let [windows, pieces, size] = hidden.dims();
-        let words = hidden
-            .reshape([windows * pieces, size])
-            .select(0, batch.word_rows.clone());
+        let hidden = self.encoder.forward_rows(
+            batch.ids.clone(),
+            batch.attention_bias.clone(),
+            batch.word_rows.clone(),
+        );
+        let [windows, words, size] = hidden.dims();
+        let words = hidden.reshape([windows * words, size]);
         let scores = self.head.forward(self.dropout.forward(words));
         let tags = scores.dims()[1];
         scores.reshape([windows, batch.words, tags])
@@ -288,5 +375,69 @@ impl BertTokenClassifier {
         let log_allowed =
             ((masked - peak.clone()).exp().sum_dim(1).log() + peak).reshape([windows * words]);
         -(log_allowed * real).sum() / count
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::models::bert::tests::tiny_pretrained;
+
+    #[test]
+    fn host_gelu_matches_burns() {
+        let values: Vec<f32> = (-800..=800).map(|i| i as f32 / 100.0).collect();
+        let n = values.len();
+        let on = |device: &Device| {
+            let x = Tensor::<1>::from_data(TensorData::new(values.clone(), [n]), device)
+                .reshape([1, 1, n]);
+            gelu(x).into_data().try_into_vec::<f32>().unwrap()
+        };
+        // An autodiff device takes burn's own GELU (libm's erf), a plain CPU one the host's.
+        let burns = on(&Device::flex().autodiff());
+        let hosts = on(&Device::flex());
+        let largest = burns
+            .iter()
+            .zip(&hosts)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest < 2e-6, "{largest}");
+        assert_eq!(hosts[800], 0.0);
+        assert!(
+            (hosts[900] - 0.841_344_7).abs() < 1e-6,
+            "gelu(1) = {}",
+            hosts[900]
+        );
+    }
+
+    #[test]
+    fn the_last_layer_computes_only_the_rows_asked_for() {
+        let pretrained = tiny_pretrained();
+        let device = Device::flex();
+        let windows = [vec![2, 40, 41, 9, 3], vec![2, 12, 3]];
+        let first_pieces = [vec![1, 3], vec![1]];
+        let batch = PieceBatch::new(&windows, &first_pieces, &device);
+        let all = pretrained
+            .encoder
+            .forward(batch.ids.clone(), batch.attention_bias.clone());
+        let [b, p, h] = all.dims();
+        let expected = all
+            .reshape([b * p, h])
+            .select(0, batch.word_rows.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let rows =
+            pretrained
+                .encoder
+                .forward_rows(batch.ids, batch.attention_bias, batch.word_rows);
+        assert_eq!(rows.dims(), [2, 2, h]);
+        let rows = rows.into_data().try_into_vec::<f32>().unwrap();
+        // The second window's padding word (row 0) is never read; compare the real ones.
+        for real in [0, 1, 2] {
+            for i in 0..h {
+                let (a, b) = (expected[real * h + i], rows[real * h + i]);
+                assert!((a - b).abs() < 1e-5, "row {real}: {a} against {b}");
+            }
+        }
     }
 }

@@ -3,7 +3,10 @@
 
 use super::network::{BertConfig, Encoder};
 use crate::error::{Error, Result};
-use burn::store::{KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::module::Module;
+use burn::store::{
+    BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 
@@ -82,5 +85,115 @@ impl Pretrained {
             tokenizer,
             source: dir.to_path_buf(),
         })
+    }
+}
+
+/// This crate's module paths to HuggingFace `BertForTokenClassification` names, the inverse
+/// of [`RENAMES`] for a whole tagger (encoder and head), applied in order.
+const EXPORT_RENAMES: [(&str, &str); 9] = [
+    (
+        r"^encoder\.layers\.(\d+)\.attention\.(query|key|value)\.",
+        "bert.encoder.layer.$1.attention.self.$2.",
+    ),
+    (
+        r"^encoder\.layers\.(\d+)\.attention\.output\.",
+        "bert.encoder.layer.$1.attention.output.dense.",
+    ),
+    (
+        r"^encoder\.layers\.(\d+)\.attention_norm\.",
+        "bert.encoder.layer.$1.attention.output.LayerNorm.",
+    ),
+    (
+        r"^encoder\.layers\.(\d+)\.intermediate\.",
+        "bert.encoder.layer.$1.intermediate.dense.",
+    ),
+    (
+        r"^encoder\.layers\.(\d+)\.output\.",
+        "bert.encoder.layer.$1.output.dense.",
+    ),
+    (
+        r"^encoder\.layers\.(\d+)\.output_norm\.",
+        "bert.encoder.layer.$1.output.LayerNorm.",
+    ),
+    (
+        r"^encoder\.embeddings\.layer_norm\.",
+        "bert.embeddings.LayerNorm.",
+    ),
+    (r"^encoder\.embeddings\.", "bert.embeddings."),
+    (r"^head\.", "classifier."),
+];
+
+impl super::BertTagger {
+    /// Writes the tagger in HuggingFace's layout for `BertForTokenClassification`:
+    /// `config.json` (with the tags as labels), `model.safetensors` (encoder and head, 32-bit;
+    /// the CRF's transition scores under `crf.`, which transformers ignores), `tokenizer.json`
+    /// and `tokenizer_config.json`. The benchmarks run these same weights in PyTorch and, via
+    /// ONNX, in Transformers.js.
+    pub fn export_huggingface(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))
+        };
+        let encoder = &self.header.encoder;
+        let labels: serde_json::Map<String, serde_json::Value> = self
+            .header
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, tag)| (i.to_string(), tag.clone().into()))
+            .collect();
+        let label_ids: serde_json::Map<String, serde_json::Value> = self
+            .header
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, tag)| (tag.clone(), i.into()))
+            .collect();
+        let config = serde_json::json!({
+            "architectures": ["BertForTokenClassification"],
+            "model_type": "bert",
+            "vocab_size": encoder.vocab_size,
+            "hidden_size": encoder.hidden_size,
+            "num_hidden_layers": encoder.num_hidden_layers,
+            "num_attention_heads": encoder.num_attention_heads,
+            "intermediate_size": encoder.intermediate_size,
+            "max_position_embeddings": encoder.max_position_embeddings,
+            "type_vocab_size": encoder.type_vocab_size,
+            "layer_norm_eps": encoder.layer_norm_eps,
+            "hidden_act": "gelu",
+            "hidden_dropout_prob": encoder.hidden_dropout_prob,
+            "attention_probs_dropout_prob": encoder.hidden_dropout_prob,
+            "pad_token_id": 0,
+            "id2label": labels,
+            "label2id": label_ids,
+        });
+        let tokenizer_config = serde_json::json!({
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": true,
+            "model_max_length": self.header.max_pieces,
+            "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+            "unk_token": "[UNK]", "mask_token": "[MASK]",
+        });
+        let json = |value: &serde_json::Value| {
+            serde_json::to_vec_pretty(value).expect("JSON values serialize")
+        };
+        write("config.json", &json(&config))?;
+        write("tokenizer_config.json", &json(&tokenizer_config))?;
+        write("tokenizer.json", self.header.tokenizer.as_bytes())?;
+        let mut remapper = KeyRemapper::new();
+        for (from, to) in EXPORT_RENAMES {
+            remapper = remapper.add_pattern(from, to).expect("static pattern");
+        }
+        let weights = dir.join("model.safetensors");
+        let mut store = SafetensorsStore::from_file(&weights)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .remap(remapper)
+            .overwrite(true);
+        self.network
+            .clone()
+            .to_device(&Device::flex())
+            .save_into(&mut store)
+            .map_err(|e| Error::Model(format!("{}: {e}", weights.display())))
     }
 }

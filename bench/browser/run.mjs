@@ -1,0 +1,265 @@
+// Browser benchmarks in Debian's Chromium, driven by playwright-core (bench/peers.sh runs it
+// after building everything it serves):
+//
+//   node bench/browser/run.mjs [--documents 20] [--gpu-documents 2] [--skip-page-load] [--profile]
+//
+// 1. Throughput: the Spanish BERT over the first PharmaCoNER dev documents, clinitag (wasm
+//    CPU and WebGPU) against Transformers.js (onnxruntime-web's WASM and WebGPU backends) on
+//    the same weights, windows and batches (bench.js), at batch 1 and 32; each run in a fresh
+//    browser, with the tab's peak resident memory.
+// 2. Page load of the demo (target/site): time from navigation to the first tagged case, cold
+//    (empty caches) and cached (a reload), bytes the server sent, peak memory; in a browser
+//    without WebGPU (the page falls back to the CPU) and with WebGPU (SwiftShader here).
+// 3. --profile: where clinitag's wasm CPU time goes (V8's sampling profiler, self time).
+//
+// Prints a JSON line per measurement and writes them all to target/bench/browser.json.
+
+import { chromium } from "playwright-core";
+import { createServer } from "node:http";
+import { readFile, readdir, stat, writeFile, mkdir } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const HERE = import.meta.dirname;
+const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.txt");
+const { values: options } = parseArgs({
+  options: {
+    documents: { type: "string", default: "20" },
+    "gpu-documents": { type: "string", default: "2" },
+    "skip-page-load": { type: "boolean", default: false },
+    "skip-throughput": { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    "skip-webgpu": { type: "boolean", default: false },
+    "skip-cpu": { type: "boolean", default: false },
+    "skip-transformers": { type: "boolean", default: false },
+    repeat: { type: "string", default: "1" },
+  },
+});
+
+const ROUTES = [
+  // CLINITAG_SITE: another build of the page, to compare builds.
+  ["/site/", `${resolve(process.env.CLINITAG_SITE ?? join(ROOT, "target/site"))}/`],
+  ["/ort/", join(HERE, "node_modules/onnxruntime-web/dist/")],
+  ["/tjs/", join(HERE, "node_modules/@huggingface/transformers/dist/")],
+  ["/models/bert-es/", join(ROOT, "target/bench/bert-es/")],
+  ["/inputs.json", join(ROOT, "target/bench/bert-es/inputs.json")],
+  ["/", `${HERE}/`],
+];
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+  ".json": "application/json", ".wasm": "application/wasm" };
+
+// A static server that counts the bytes it sends. Like a typical static host it sends
+// validators (ETag, Last-Modified) and `no-cache`, so a browser revalidates (304, no body)
+// rather than downloading again.
+const served = { bytes: 0 };
+const server = createServer(async (request, response) => {
+  let path = decodeURIComponent(new URL(request.url, "http://x").pathname);
+  if (path.endsWith("/")) path += path === "/" ? "bench.html" : "index.html";
+  const [prefix, dir] = ROUTES.find(([p]) => path.startsWith(p));
+  const file = normalize(dir + path.slice(prefix.length));
+  try {
+    if (!file.startsWith(normalize(dir))) throw new Error("outside");
+    const info = await stat(file);
+    const etag = `"${info.size.toString(16)}-${Math.round(info.mtimeMs).toString(16)}"`;
+    const headers = { etag, "last-modified": info.mtime.toUTCString(), "cache-control": "no-cache" };
+    if (request.headers["if-none-match"] === etag) {
+      response.writeHead(304, headers).end();
+      return;
+    }
+    const body = await readFile(file);
+    response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "content-length": body.length });
+    response.end(body);
+    served.bytes += body.length;
+  } catch {
+    response.writeHead(404).end();
+  }
+});
+await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--no-first-run", "--disable-quic"];
+
+async function launch(webgpu) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: webgpu ? ["--enable-unsafe-webgpu", ...ARGS] : ARGS,
+  });
+}
+
+// Peak resident memory (VmHWM) of Chromium's renderer processes (the tab, its worker and its
+// wasm memory) and of its GPU process, in MB. Each measurement has a browser of its own.
+async function peakMemory() {
+  const peaks = { renderer: 0, gpu: 0 };
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      // Processes forked from the zygote rewrite their title: one string, spaces between.
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).replaceAll("\0", " ");
+      if (!cmdline.includes("chrom")) continue;
+      const kind = cmdline.includes(" --type=renderer") ? "renderer" : cmdline.includes(" --type=gpu-process") ? "gpu" : null;
+      if (!kind) continue;
+      const status = await readFile(`/proc/${pid}/status`, "utf8");
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      peaks[kind] = Math.max(peaks[kind], Math.round(kb / 1024));
+    } catch { /* the process ended */ }
+  }
+  return { rendererPeakMB: peaks.renderer, gpuProcessPeakMB: peaks.gpu };
+}
+
+const results = [];
+function report(figure) {
+  results.push(figure);
+  console.log(JSON.stringify(figure));
+}
+
+async function throughput(runtime, settings, webgpu) {
+  const browser = await launch(webgpu);
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => document.body?.dataset.ready === "yes", null, { timeout: 120_000 });
+    const figure = await page.evaluate(([r, s]) => window.bench[r](s), [runtime, settings]);
+    report({ measure: "throughput", ...figure, ...(await peakMemory()), errors });
+  } catch (error) {
+    report({ measure: "throughput", runtime, ...settings, error: error.message.split("\n")[0] });
+  } finally {
+    await browser.close();
+  }
+}
+
+// Where the time of clinitag's wasm CPU tagging goes (after loading and warming up): V8's
+// sampling profiler, as self time per function and as inclusive time of the parts of the
+// pipeline, found by name on the call stacks (a part that calls itself counts once).
+const PARTS = [
+  ["text segmentation", /clinitag::text::/],
+  ["tokenization (WordPiece)", /tokenizers::|WordPieces/],
+  ["encoder (BERT forward)", /bert::network::Encoder.*forward/],
+  ["  embeddings", /burn_nn::.*Embedding.*forward/],
+  ["  linear layers (all)", /burn_nn::.*Linear.*forward/],
+  ["  matrix multiplication (all)", /gemm|matmul/],
+  ["  softmax", /softmax/],
+  ["  GELU (flex's; the CPU's own is inlined into Layer::forward)", /gelu|erf/],
+  ["  layer norm", /LayerNorm.*forward/],
+  ["tag head and reading scores back", /into_data|TensorData|scatter/],
+  ["CRF Viterbi and entities", /clinitag::decoding::/],
+  ["memory allocation and copies", /malloc|__rdl_alloc|dlmalloc|memcpy|memmove|memset/],
+];
+
+function parts(profile, interval) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const name = (n) => n.callFrame.functionName;
+  const inclusive = new Map();
+  const total = (id) => {
+    const node = nodes.get(id);
+    const ms = node.hitCount * interval + (node.children ?? []).reduce((sum, c) => sum + total(c), 0);
+    inclusive.set(id, ms);
+    return ms;
+  };
+  const root = profile.nodes[0].id;
+  const all = total(root);
+  const sums = PARTS.map(() => 0);
+  const walk = (id, inside) => {
+    const node = nodes.get(id);
+    const now = PARTS.map(([, pattern], i) => inside[i] || pattern.test(name(node)));
+    PARTS.forEach(([, pattern], i) => {
+      if (!inside[i] && now[i]) sums[i] += inclusive.get(id);
+    });
+    for (const child of node.children ?? []) walk(child, now);
+  };
+  walk(root, PARTS.map(() => false));
+  const idle = [...nodes.values()].filter((n) => ["(idle)", "(program)", "(garbage collector)"].includes(name(n)))
+    .reduce((sum, n) => sum + n.hitCount * interval, 0);
+  return { busyMs: Math.round(all - idle), parts: PARTS.map(([part], i) => ({ part, ms: Math.round(sums[i]), share: +(sums[i] / (all - idle)).toFixed(3) })) };
+}
+
+async function profile(settings) {
+  const browser = await launch(false);
+  try {
+    const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 500 });
+    await page.exposeFunction("startProfiler", () => cdp.send("Profiler.start"));
+    await page.goto(`${origin}/`);
+    await page.waitForFunction(() => document.body?.dataset.ready === "yes");
+    const figure = await page.evaluate((s) => window.bench.clinitag(s), settings);
+    const { profile: samples } = await cdp.send("Profiler.stop");
+    const interval = (samples.endTime - samples.startTime) / samples.samples.length / 1000;
+    const self = new Map();
+    for (const node of samples.nodes) {
+      const name = node.callFrame.functionName || `(${node.callFrame.url.split("/").pop() || "anonymous"})`;
+      self.set(name, (self.get(name) ?? 0) + node.hitCount * interval);
+    }
+    const { busyMs, parts: split } = parts(samples, interval);
+    const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)
+      .map(([name, ms]) => ({ name: name.replace(/::h[0-9a-f]{16}$/, ""), ms: Math.round(ms), share: +(ms / busyMs).toFixed(3) }));
+    report({ measure: "profile", ...figure, busyMs, parts: split, top });
+  } finally {
+    await browser.close();
+  }
+}
+
+// The demo page: navigation to the first drawn result for the case, then the same after a
+// reload (models from Cache Storage, the rest revalidated), in one browser.
+async function pageLoad(webgpu) {
+  const text = await readFile(CASE, "utf8");
+  const browser = await launch(webgpu);
+  try {
+    const page = await browser.newPage();
+    const firstTag = async (navigate, what) => {
+      served.bytes = 0;
+      const started = Date.now();
+      await navigate();
+      await page.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 600_000 });
+      const loadedMs = Date.now() - started;
+      await page.fill("#text", text);
+      const before = await page.evaluate(() => Number(document.body.dataset.results ?? 0));
+      await page.click("#tag");
+      await page.waitForFunction((n) => Number(document.body.dataset.results ?? 0) > n, before, { timeout: 600_000 });
+      const figure = {
+        measure: "page load", what, webgpu, ms: Date.now() - started, readyMs: loadedMs,
+        backend: await page.evaluate(() => document.body.dataset.backend),
+        model: await page.inputValue("#model"), bytesServed: served.bytes, rows: await page.locator("#table tbody tr").count(),
+      };
+      report({ ...figure, ...(await peakMemory()) });
+    };
+    await firstTag(() => page.goto(`${origin}/site/`), "cold: empty caches");
+    await firstTag(() => page.reload(), "cached: reload");
+    // BERT over the whole case takes minutes on SwiftShader: only where the page uses the CPU.
+    if (!webgpu) {
+      await firstTag(async () => {
+        await page.selectOption("#model", "bert");
+      }, "switch to BERT (45.7 MB, not cached)");
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+const documents = Number(options.documents);
+const gpuDocuments = Number(options["gpu-documents"]);
+if (!options["skip-throughput"]) {
+  for (let round = 0; round < (options["skip-cpu"] ? 0 : Number(options.repeat)); round++) {
+    for (const batch of ["1", "32"]) {
+      await throughput("clinitag", { backend: "cpu", batch, documents }, false);
+      if (!options["skip-transformers"]) await throughput("transformers", { device: "wasm", batch, documents }, false);
+    }
+  }
+  for (const batch of options["skip-webgpu"] ? [] : ["1", "32"]) {
+    await throughput("clinitag", { backend: "webgpu", batch, documents: gpuDocuments }, true);
+    if (!options["skip-transformers"]) await throughput("transformers", { device: "webgpu", batch, documents: gpuDocuments }, true);
+  }
+}
+if (options.profile) await profile({ backend: "cpu", batch: "1", documents });
+if (!options["skip-page-load"]) {
+  await pageLoad(false);
+  await pageLoad(true);
+}
+server.close();
+await mkdir(join(ROOT, "target/bench"), { recursive: true });
+await writeFile(join(ROOT, "target/bench/browser.json"), JSON.stringify(results, null, 1));
