@@ -12,7 +12,7 @@
 //! must reproduce from the same weights.
 
 use burn::tensor::Device;
-use clinitag::models::BertTagger;
+use clinitag::models::{sentence_words, BertTagger};
 use clinitag::text::Segmentation;
 use serde_json::json;
 use std::path::Path;
@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if check.is_empty() {
             // Sentences read in one window: their scores are that window's, word by word.
             tagger.set_batch_windows(1);
-            let sentences = sentences(&text, &segmentation);
+            let sentences = sentence_words(&text, &segmentation);
             for pass in tagger.forward_passes(&text, &segmentation) {
                 let window = &pass[0];
                 let sentence = &sentences[window.sentence];
@@ -90,18 +90,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         check.len()
     );
     Ok(())
-}
-
-/// The words of each sentence, as the tagger reads them.
-fn sentences<'t>(text: &'t str, segmentation: &Segmentation) -> Vec<Vec<&'t str>> {
-    segmentation
-        .sentences
-        .iter()
-        .map(|range| {
-            segmentation.tokens[range.clone()]
-                .iter()
-                .map(|t| &text[t.start..t.end])
-                .collect()
-        })
-        .collect()
 }

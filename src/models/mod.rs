@@ -141,8 +141,8 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Tagger + Send + Sync>> {
     Ok(Box::new(Model::from_bytes(bytes)?))
 }
 
-/// The words of each sentence.
-pub(crate) fn sentence_words<'t>(text: &'t str, segmentation: &Segmentation) -> Vec<Vec<&'t str>> {
+/// The words of each sentence, as the taggers read them.
+pub fn sentence_words<'t>(text: &'t str, segmentation: &Segmentation) -> Vec<Vec<&'t str>> {
     segmentation
         .sentences
         .iter()
