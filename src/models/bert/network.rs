@@ -155,8 +155,7 @@ impl Encoder {
     /// The last layer's hidden states, `[batch, pieces, hidden]`. Every window is one
     /// segment (type 0) and starts at position 0.
     pub fn forward(&self, ids: Tensor<2, Int>, attention_bias: Tensor<4>) -> Tensor<3> {
-        let (last, below) = self.layers.split_last().expect("an encoder has layers");
-        let hidden = self.below_last(below, ids, attention_bias.clone());
+        let (hidden, last) = self.up_to_last(ids, attention_bias.clone());
         last.forward(hidden.clone(), hidden, attention_bias)
     }
 
@@ -170,8 +169,7 @@ impl Encoder {
         attention_bias: Tensor<4>,
         rows: Tensor<1, Int>,
     ) -> Tensor<3> {
-        let (last, below) = self.layers.split_last().expect("an encoder has layers");
-        let hidden = self.below_last(below, ids, attention_bias.clone());
+        let (hidden, last) = self.up_to_last(ids, attention_bias.clone());
         let [batch, pieces, size] = hidden.dims();
         let per_window = rows.dims()[0] / batch;
         let selected = hidden
@@ -182,13 +180,10 @@ impl Encoder {
         last.forward(selected, hidden, attention_bias)
     }
 
-    /// Embeddings, then `layers`.
-    fn below_last(
-        &self,
-        layers: &[Layer],
-        ids: Tensor<2, Int>,
-        attention_bias: Tensor<4>,
-    ) -> Tensor<3> {
+    /// The hidden states entering the last layer (embeddings, then every other layer), and
+    /// that last layer.
+    fn up_to_last(&self, ids: Tensor<2, Int>, attention_bias: Tensor<4>) -> (Tensor<3>, &Layer) {
+        let (last, below) = self.layers.split_last().expect("an encoder has layers");
         let [batch, pieces] = ids.dims();
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..pieces as i64, &device)
@@ -202,10 +197,10 @@ impl Encoder {
         hidden = embeddings
             .dropout
             .forward(embeddings.layer_norm.forward(hidden));
-        for layer in layers {
+        for layer in below {
             hidden = layer.forward(hidden.clone(), hidden, attention_bias.clone());
         }
-        hidden
+        (hidden, last)
     }
 }
 
