@@ -135,6 +135,7 @@ mod tests {
 
     #[test]
     fn padding_never_reaches_real_steps() {
+        let _random = crate::models::exclusive_random();
         let device = Device::flex();
         device.seed(7);
         let lstm = BiLstm::new(3, 4, &device);
@@ -148,6 +149,7 @@ mod tests {
 
     #[test]
     fn backward_direction_reads_right_to_left() {
+        let _random = crate::models::exclusive_random();
         let device = Device::flex();
         device.seed(3);
         let lstm = BiLstm::new(2, 3, &device);

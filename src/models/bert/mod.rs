@@ -681,6 +681,7 @@ pub(crate) mod tests {
 
     #[test]
     fn fine_tuning_learns_and_files_round_trip() {
+        let _random = crate::models::exclusive_random();
         for crf in [true, false] {
             let (model, losses) = tiny_model(crf, 30);
             assert!(
@@ -716,6 +717,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sentences_longer_than_a_window_are_tagged_whole() {
+        let _random = crate::models::exclusive_random();
         let (model, _) = tiny_model(true, 30);
         // 40 words, 4 pieces each at least: several windows of 16 pieces.
         let text = ["con acido folico y hierro"; 8].join(" ");
@@ -733,6 +735,7 @@ pub(crate) mod tests {
 
     #[test]
     fn batches_group_windows_of_similar_length() {
+        let _random = crate::models::exclusive_random();
         let (mut model, _) = tiny_model(true, 1);
         // Sentences of 1 to 12 words, then one of 40 (several windows of 16 pieces).
         let mut text: String = (1..=12)
@@ -767,6 +770,7 @@ pub(crate) mod tests {
 
     #[test]
     fn exports_to_huggingface_layout_and_reads_back() {
+        let _random = crate::models::exclusive_random();
         let (model, _) = tiny_model(true, 1);
         let dir = std::env::temp_dir().join(format!("clinitag-export-{}", std::process::id()));
         model.export_huggingface(&dir).unwrap();
@@ -793,6 +797,7 @@ pub(crate) mod tests {
 
     #[test]
     fn damaged_files_are_refused() {
+        let _random = crate::models::exclusive_random();
         let (model, _) = tiny_model(false, 1);
         let bytes = model.to_bytes().unwrap();
         let error = |b: &[u8]| {

@@ -406,6 +406,7 @@ mod tests {
 
     #[test]
     fn the_last_layer_computes_only_the_rows_asked_for() {
+        let _random = crate::models::exclusive_random();
         let pretrained = tiny_pretrained();
         let device = Device::flex();
         let windows = [vec![2, 40, 41, 9, 3], vec![2, 12, 3]];

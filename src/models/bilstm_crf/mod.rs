@@ -281,6 +281,7 @@ mod tests {
 
     #[test]
     fn save_and_load_give_identical_outputs() {
+        let _random = crate::models::exclusive_random();
         let model = tiny_model();
         let sentences: [&[&str]; 2] = [&["Tratamiento", "con", "ácido", "fólico"], &["PCR"]];
         let before = model.emissions(&sentences);
@@ -305,6 +306,7 @@ mod tests {
 
     #[test]
     fn tags_text_on_token_boundaries_with_confidences() {
+        let _random = crate::models::exclusive_random();
         let model = tiny_model();
         let text = "Tratamiento con ácido fólico y hierro.";
         let entities = model.tag(text, &Segmentation::of(text));
