@@ -1,6 +1,7 @@
-"""PyTorch's CPU throughput on clinitag's own BERT inputs (bench/peers.sh runs it):
+"""PyTorch's throughput on clinitag's own BERT inputs (bench/peers.sh runs it on the CPU,
+bench/gpu.sh on CUDA):
 
-    python bench/pytorch_throughput.py target/bench/bert-es THREADS
+    python bench/pytorch_throughput.py target/bench/bert-es THREADS [cpu|cuda]
 
 Reads the model and inputs.json that examples/bert_export.rs wrote, sets torch's intra-op
 threads, and runs every document's forward passes exactly as clinitag groups them (batch 1
@@ -19,7 +20,7 @@ import torch
 from transformers import BertForTokenClassification
 
 
-def tag(model, passes):
+def tag(model, passes, device):
     labels = 0
     for windows in passes:
         length = max(len(w["ids"]) for w in windows)
@@ -28,8 +29,10 @@ def tag(model, passes):
         for row, window in enumerate(windows):
             ids[row, : len(window["ids"])] = torch.tensor(window["ids"])
             mask[row, : len(window["ids"])] = 1
+        ids, mask = ids.to(device), mask.to(device)
         logits = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).logits
-        best = logits.argmax(-1).numpy()
+        # Reading the tags back waits for the GPU, as clinitag's read-back does.
+        best = logits.argmax(-1).cpu().numpy()
         for row, window in enumerate(windows):
             labels += int(np.count_nonzero(best[row, window["first_pieces"]]))
     return labels
@@ -37,18 +40,21 @@ def tag(model, passes):
 
 def main():
     folder, threads = Path(sys.argv[1]), int(sys.argv[2])
+    device = sys.argv[3] if len(sys.argv) > 3 else "cpu"
     torch.set_num_threads(threads)
-    model = BertForTokenClassification.from_pretrained(folder, attn_implementation="eager").eval()
+    model = BertForTokenClassification.from_pretrained(folder, attn_implementation="eager")
+    model = model.eval().to(device)
     documents = json.loads((folder / "inputs.json").read_text())["documents"]
     words = sum(d["words"] for d in documents)
     with torch.inference_mode():
-        tag(model, documents[0]["passes"]["1"])
+        for batch in ("1", "32"):
+            tag(model, documents[0]["passes"][batch], device)
         for batch in ("1", "32"):
             started = time.perf_counter()
-            tagged = sum(tag(model, d["passes"][batch]) for d in documents)
+            tagged = sum(tag(model, d["passes"][batch], device) for d in documents)
             seconds = time.perf_counter() - started
             print(
-                f"pytorch {torch.__version__} threads {threads} batch {batch:>2}: {words} words in "
+                f"pytorch {torch.__version__} {device} threads {threads} batch {batch:>2}: {words} words in "
                 f"{seconds:.2f} s = {words / seconds:.0f} words/s ({tagged} words not O)"
             )
 

@@ -1,11 +1,14 @@
-//! Native tagging throughput of a BERT model on burn's flex CPU device, at batch 1 and 32:
-//! words per second over a folder of .txt files (the first LIMIT of them, sorted by name) or
-//! one file, model loading excluded.
+//! Native tagging throughput of a BERT model at batch 1 and 32: words per second over a folder
+//! of .txt files (the first LIMIT of them, sorted by name) or one file, model loading timed apart.
 //!
-//!     cargo run --release --example bert_throughput -- models/bert-es.clinitag \
+//!     cargo run --release --example bert_throughput -- [--wgpu] models/bert-es.clinitag \
 //!         ../shared/data/pharmaconer/dev/subtrack1 [LIMIT]
 //!
-//! bench/throughput.sh runs it; the figures go into BENCHMARKS.md.
+//! It runs on burn's flex CPU device, or with `--wgpu` (built with `--features wgpu`) on the
+//! GPU through wgpu: the same WGSL kernels the browser's WebGPU runs, on Vulkan or Metal.
+//! There every document is tagged once first, untimed, so that compiling each shape's shaders
+//! (and, built with `--features autotune`, timing its candidate kernels) is not counted.
+//! bench/peers.sh and bench/gpu.sh run it; the figures go into BENCHMARKS.md.
 
 use burn::tensor::Device;
 use clinitag::models::{BertTagger, Tagger};
@@ -13,13 +16,23 @@ use clinitag::text::Segmentation;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let on_gpu = args.first().is_some_and(|a| a == "--wgpu");
+    if on_gpu {
+        args.remove(0);
+    }
     let (model, input, limit) = match args.as_slice() {
         [model, input] => (model, input, usize::MAX),
         [model, input, limit] => (model, input, limit.parse()?),
-        _ => return Err("usage: bert_throughput MODEL TEXT_FILE_OR_FOLDER [LIMIT]".into()),
+        _ => {
+            return Err("usage: bert_throughput [--wgpu] MODEL TEXT_FILE_OR_FOLDER [LIMIT]".into())
+        }
     };
-    let mut tagger = BertTagger::from_bytes(&std::fs::read(model)?, &Device::flex())?;
+    let device = if on_gpu { gpu()? } else { Device::flex() };
+    let bytes = std::fs::read(model)?;
+    let loading = Instant::now();
+    let mut tagger = BertTagger::from_bytes(&bytes, &device)?;
+    println!("loaded in {:.0} ms", loading.elapsed().as_secs_f64() * 1e3);
     let path = std::path::Path::new(input);
     let mut texts = Vec::new();
     if path.is_dir() {
@@ -38,6 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let words: usize = segmentations.iter().map(|s| s.tokens.len()).sum();
     for batch in [1, 32] {
         tagger.set_batch_windows(batch);
+        if on_gpu {
+            for (text, segmentation) in texts.iter().zip(&segmentations) {
+                tagger.tag(text, segmentation);
+            }
+        }
         let started = Instant::now();
         let mut found = 0;
         for (text, segmentation) in texts.iter().zip(&segmentations) {
@@ -50,4 +68,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "wgpu")]
+fn gpu() -> Result<Device, Box<dyn std::error::Error>> {
+    Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn gpu() -> Result<Device, Box<dyn std::error::Error>> {
+    Err("--wgpu needs a build with `--features wgpu`".into())
 }

@@ -288,7 +288,11 @@ impl BertTagger {
                 header.max_pieces, header.encoder.max_position_embeddings
             )));
         }
-        let network = load_weights(Self::network(&header, device)?, container.weights)?;
+        let network = load_weights(
+            Self::network(&header, &Device::flex())?,
+            container.weights,
+            device,
+        )?;
         Self::new(header, network, device)
     }
 
@@ -810,5 +814,30 @@ pub(crate) mod tests {
         let mut flipped = bytes.clone();
         flipped[bytes.len() / 2] ^= 4;
         assert!(error(&flipped).contains("damaged"));
+    }
+
+    #[test]
+    fn loading_draws_no_random_numbers() {
+        let _random = crate::models::exclusive_random();
+        let (model, _) = tiny_model(true, 1);
+        let device = Device::flex();
+        let draw = || {
+            burn::tensor::Tensor::<1>::random([8], burn::tensor::Distribution::Default, &device)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        device.seed(11);
+        let untouched = draw();
+        device.seed(11);
+        // Both precisions: the 16-bit file is cast after loading, the full one as it is.
+        for bytes in [model.to_bytes().unwrap(), model.to_bytes_full().unwrap()] {
+            BertTagger::from_bytes(&bytes, &device).unwrap();
+        }
+        assert_eq!(
+            draw(),
+            untouched,
+            "loading drew initial weights only to overwrite them"
+        );
     }
 }

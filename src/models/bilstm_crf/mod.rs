@@ -101,8 +101,9 @@ impl BiLstmCrfTagger {
             ));
         }
         let network = load_weights(
-            BiLstmCrf::new(&header.network, constraints, device),
+            BiLstmCrf::new(&header.network, constraints, &Device::flex()),
             container.weights,
+            device,
         )?;
         Self::new(header, network, device)
     }
