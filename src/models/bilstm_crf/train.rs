@@ -195,7 +195,8 @@ pub fn train(
             state = serde_json::from_slice(&read("state.json")?)
                 .map_err(|e| Error::Model(format!("bad checkpoint state: {e}")))?;
             let latest = BiLstmCrfTagger::from_bytes(&read("latest.clinitag")?, &device)?;
-            model = latest.network;
+            // Files load on the CPU and move; `train` turns gradients back on for the move.
+            model = latest.network.train();
             optimizer = optimizer
                 .from_bytes(Bytes::from_bytes_vec(read("optimizer.bin")?))
                 .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))?;
