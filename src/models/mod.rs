@@ -211,7 +211,13 @@ pub(crate) fn load_weights<M: burn::module::Module>(
     let network = network
         .try_load_record(record)
         .map_err(|e| Error::Model(format!("weights do not fit the network: {e}")))?;
-    Ok(network.map(&mut ToFull).to_device(device))
+    let network = network.map(&mut ToFull).to_device(device);
+    // Moving onto an autodiff device (resuming training) does not turn gradients on.
+    Ok(if device.is_autodiff() {
+        network.train()
+    } else {
+        network
+    })
 }
 
 /// Casts every float parameter to f32, the type the networks compute in.

@@ -225,10 +225,7 @@ pub fn train(
             };
             state = serde_json::from_slice(&read("state.json")?)
                 .map_err(|e| Error::Model(format!("bad checkpoint state: {e}")))?;
-            // Files load on the CPU and move; `train` turns gradients back on for the move.
-            model = BertTagger::from_bytes(&read("latest.clinitag")?, &device)?
-                .network
-                .train();
+            model = BertTagger::from_bytes(&read("latest.clinitag")?, &device)?.network;
             let restore = |optimizer: burn::optim::ModuleOptimizer, name: &str| {
                 optimizer
                     .from_bytes(Bytes::from_bytes_vec(read(name)?))

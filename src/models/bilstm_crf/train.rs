@@ -195,8 +195,7 @@ pub fn train(
             state = serde_json::from_slice(&read("state.json")?)
                 .map_err(|e| Error::Model(format!("bad checkpoint state: {e}")))?;
             let latest = BiLstmCrfTagger::from_bytes(&read("latest.clinitag")?, &device)?;
-            // Files load on the CPU and move; `train` turns gradients back on for the move.
-            model = latest.network.train();
+            model = latest.network;
             optimizer = optimizer
                 .from_bytes(Bytes::from_bytes_vec(read("optimizer.bin")?))
                 .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))?;
