@@ -154,6 +154,7 @@ mod tests {
 
     #[test]
     fn frequent_shattered_words_become_pieces_embedded_as_their_mean() {
+        let _random = crate::models::exclusive_random();
         let mut pretrained = tiny_pretrained();
         let wordpieces = WordPieces::from_json(&pretrained.tokenizer).unwrap();
         let before = wordpieces.pieces("Ibuprofeno");

@@ -355,6 +355,7 @@ mod tests {
 
     #[test]
     fn foreign_and_damaged_files_are_refused() {
+        let _random = crate::models::exclusive_random();
         let bytes = tiny_model().to_bytes().unwrap();
         let error = |b: &[u8]| {
             BiLstmCrfTagger::from_bytes(b, &Device::flex())
