@@ -8,7 +8,8 @@
 //! GPU through wgpu: the same WGSL kernels the browser's WebGPU runs, on Vulkan or Metal.
 //! There every document is tagged once first, untimed, so that compiling each shape's shaders
 //! (and, built with `--features autotune`, timing its candidate kernels) is not counted.
-//! bench/peers.sh and bench/gpu.sh run it; the figures go into BENCHMARKS.md.
+//! bench/throughput.sh, bench/peers.sh and bench/gpu.sh run it; the figures go into
+//! BENCHMARKS.md.
 
 use burn::tensor::Device;
 use clinitag::models::{BertTagger, Tagger};
