@@ -75,7 +75,8 @@ tools() {
         cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked --force
     fi
     if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
-        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force
+        # Not --locked: the CLI's own lock file names a webpki-roots release the registry lacks.
+        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
     fi
     local missing=()
     command -v chromium >/dev/null || missing+=(chromium)
