@@ -127,7 +127,8 @@ PY
 }
 
 # pkg/: the wasm module and its JavaScript bindings, then target/site/: the page, pkg/, the
-# models and index, and manifest.json (each file's size and hash, the cache key).
+# models and index, and manifest.json (the module's, each model's and each index's size and
+# hash: the cache keys of worker.js and sw.js).
 web() {
     wasm-pack build --release --target web --out-dir pkg --no-pack
     # wasm-opt is optional: without it the module works, only larger. Debian's (binaryen 108)
@@ -158,8 +159,10 @@ web() {
 }
 
 manifest() {
-    local first=1
-    printf '{\n  "models": ['
+    local first=1 module=$SITE/pkg/clinitag_bg.wasm
+    printf '{\n  "module": {"file": "pkg/clinitag_bg.wasm", "bytes": %d, "sha256": "%s"},\n' \
+        "$(stat -c %s "$module")" "$(sha256sum "$module" | cut -c1-64)"
+    printf '  "models": ['
     for f in models/*.clinitag models/dictionary-*.json; do
         local name=${f#models/} arch lang
         arch=${name%-*}

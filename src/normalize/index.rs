@@ -113,6 +113,12 @@ impl ConceptIndex {
             .map_err(|e| corrupt(format!("unreadable tables ({e})")))?;
         let terms = Map::new(body[8 + tables_len..].to_vec())
             .map_err(|e| corrupt(format!("unreadable term map ({e})")))?;
+        // The term map's own checksum: fst trusts its nodes, so damaged ones would panic during
+        // the walk below (or a lookup) instead of failing here.
+        terms
+            .as_fst()
+            .verify()
+            .map_err(|e| corrupt(format!("term map ({e})")))?;
 
         let concepts = tables.concepts.len() as u32;
         if tables

@@ -1,7 +1,8 @@
 // End-to-end test of the page (target/site, built by `./build.sh web`) in Debian's Chromium,
 // driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
-// the three exports, the CPU backend giving what WebGPU gave, English, and a reload with the
-// server gone (offline, from the caches). It fails on any request to another origin, and
+// the three exports, the CPU backend giving what WebGPU gave, English, a reload that downloads
+// neither the wasm module nor a model again, and one with the server gone (offline, from the
+// caches). It fails on any request to another origin, and
 // saves a screenshot to target/e2e/page.png. Prints time-to-first-tag figures as JSON.
 //
 //   node tests/e2e/page.mjs            (CHROMIUM=/usr/bin/chromium by default)
@@ -199,7 +200,21 @@ await results(beforeExample);
 const english = await page.$$eval("#table tbody tr", (trs) => trs.map((tr) => tr.cells[1].textContent));
 assert.ok(english.includes("Cisplatin") && english.includes("magnesium sulfate"), english.join("|"));
 
-// 4. Second visit with the server gone: everything comes from the caches.
+// 4. Second visit, the server up: the wasm module comes from the service worker's cache and
+// the model and index from the worker's, since manifest.json names the same hashes.
+await page.selectOption("#language", "es");
+await waitReady();
+const seen = requests.length;
+started = Date.now();
+await page.reload();
+await waitReady();
+const cachedRows = await tagText(text);
+figures.firstTagCachedVisitMs = Date.now() - started;
+assert.deepEqual(cachedRows.map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
+const downloadedAgain = requests.slice(seen).filter((path) => path.endsWith(".wasm") || path.includes("/models/"));
+assert.deepEqual(downloadedAgain, [], "downloaded again on a cached visit");
+
+// 5. Third visit with the server gone: everything comes from the caches.
 await page.selectOption("#language", "es");
 await waitReady();
 server.close();

@@ -1,0 +1,350 @@
+//! Generated inputs, on the native build: offsets round-trip exactly between the three units,
+//! the file readers answer bad input with an error that names its line (never a panic), the
+//! model and index readers refuse damaged files, and the shipped taggers return entities on
+//! character boundaries whatever the text.
+//!
+//! `PROPTEST_CASES=N` sets how many cases each test draws (the defaults suit CI's time).
+#![cfg(not(target_arch = "wasm32"))]
+
+use clinitag::formats::{brat, conll, indexing, json};
+use clinitag::models::{Model, Tagger};
+use clinitag::normalize::{rf2, ConceptIndex};
+use clinitag::text::{OffsetMap, OffsetUnit, Segmentation};
+use clinitag::{Document, Error};
+use proptest::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        // PROPTEST_CASES, where set, overrides the default for every test.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(cases),
+        ..ProptestConfig::default()
+    }
+}
+
+/// Text made of what breaks offset and tokenizer code: accents precomposed and combining,
+/// emoji (surrogate pairs in UTF-16, joiner sequences), CRLF and lone CR, zero-width, bidi and
+/// byte-order marks, NUL, sentence ends, clinical words, and any char at all.
+fn clinical_unicode() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => "[a-zA-Z0-9]{1,8}",
+        2 => any::<char>().prop_map(String::from),
+        2 => prop::sample::select(vec![
+            " ", " ", ". ", ".\n", "\r\n", "\r", "\n\n", "\t", ",", "/", "-", "(", ")",
+        ])
+        .prop_map(String::from),
+        2 => prop::sample::select(vec![
+            "ácido fólico", "Ácido\u{301}", "e\u{301}", "ñ", "5 mg/día", "IL-6", "Na+", "🧪", "🧬",
+            "👩\u{200d}⚕\u{fe0f}", "🇪🇸", "\u{200b}", "\u{200f}", "\u{feff}", "\u{2028}", "\0",
+            "א\u{5b8}ב", "𝔄", "ﬁ", "Ⅻ", "İ", "ß",
+        ])
+        .prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..48).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #![proptest_config(config(2_000))]
+
+    #[test]
+    fn offsets_round_trip_between_bytes_chars_and_utf16(text in clinical_unicode()) {
+        let map = OffsetMap::new(&text);
+        prop_assert_eq!(map.char_len(), text.chars().count());
+        let mut boundaries: Vec<usize> = text.char_indices().map(|(byte, _)| byte).collect();
+        boundaries.push(text.len());
+        for (char_index, &byte) in boundaries.iter().enumerate() {
+            let utf16 = text[..byte].encode_utf16().count();
+            prop_assert_eq!(map.from_byte(byte, OffsetUnit::Char), Some(char_index));
+            prop_assert_eq!(map.from_byte(byte, OffsetUnit::Utf16), Some(utf16));
+            prop_assert_eq!(map.from_byte(byte, OffsetUnit::Byte), Some(byte));
+            prop_assert_eq!(map.to_byte(char_index, OffsetUnit::Char), Some(byte));
+            prop_assert_eq!(map.to_byte(utf16, OffsetUnit::Utf16), Some(byte));
+            prop_assert_eq!(map.to_byte(byte, OffsetUnit::Byte), Some(byte));
+        }
+        // Inside a character there is no offset in any unit: bytes within a UTF-8 sequence,
+        // UTF-16 units between the halves of a surrogate pair, anything past the end.
+        for byte in (0..text.len()).filter(|&b| !text.is_char_boundary(b)) {
+            prop_assert_eq!(map.from_byte(byte, OffsetUnit::Char), None);
+            prop_assert_eq!(map.to_byte(byte, OffsetUnit::Byte), None);
+        }
+        let mut utf16 = 0;
+        for c in text.chars() {
+            if c.len_utf16() == 2 {
+                prop_assert_eq!(map.to_byte(utf16 + 1, OffsetUnit::Utf16), None);
+            }
+            utf16 += c.len_utf16();
+        }
+        prop_assert_eq!(map.to_byte(boundaries.len(), OffsetUnit::Char), None);
+        prop_assert_eq!(map.to_byte(utf16 + 1, OffsetUnit::Utf16), None);
+    }
+
+    #[test]
+    fn readers_answer_any_lines_with_entities_or_an_error_naming_the_line(
+        lines in prop::collection::vec(annotation_line(), 0..24)
+    ) {
+        let content = lines.join("\n");
+        let count = content.lines().count();
+        names_a_line(brat::parse_ann(&content, "t.ann").map(drop), count)?;
+        names_a_line(conll::parse_conll(&content, "t.conll").map(drop), count)?;
+        names_a_line(indexing::parse_tsv(&content, "t.tsv").map(drop), count)?;
+        names_a_line(rf2::read_descriptions(&content, "d.txt").map(drop), count)?;
+        names_a_line(rf2::read_preferred(&content, "l.txt").map(drop), count)?;
+    }
+
+    #[test]
+    fn brat_entities_keep_their_characters_through_reading_and_writing(
+        text in clinical_unicode(), spans in prop::collection::vec((0usize..64, 0usize..64), 0..6)
+    ) {
+        let chars = text.chars().count();
+        // A BRAT mention is one line: spans whose text would break it are left out.
+        let kept: Vec<(usize, usize, String)> = spans
+            .iter()
+            .map(|&(a, b)| {
+                let (start, end) = (a.min(b), a.max(b));
+                (start, end, text.chars().skip(start).take(end - start).collect::<String>())
+            })
+            .filter(|(_, _, mention)| !mention.contains(['\n', '\r', '\t']))
+            .collect();
+        let ann: String = kept
+            .iter()
+            .enumerate()
+            .map(|(i, (start, end, mention))| format!("T{i}\tNORMALIZABLES {start} {end}\t{mention}\n"))
+            .collect();
+        let entities = brat::parse_ann(&ann, "t.ann").unwrap();
+        prop_assert_eq!(entities.len(), kept.len());
+        match brat::to_document("t", text.clone(), &entities) {
+            Ok((document, mismatches)) => {
+                prop_assert!(kept.iter().all(|&(_, end, _)| end <= chars));
+                prop_assert!(mismatches.is_empty(), "{:?}", mismatches);
+                for (entity, annotation) in document.entities.iter().zip(&entities) {
+                    prop_assert_eq!(document.mention(entity), annotation.text.as_str());
+                }
+                // Written back and read again: the same spans and texts.
+                let spans_of = |entities: &[brat::BratEntity]| {
+                    let mut spans: Vec<_> = entities.iter().map(|e| (e.start, e.end, e.text.clone())).collect();
+                    spans.sort();
+                    spans
+                };
+                let again = brat::parse_ann(&brat::write_ann(&document), "t.ann").unwrap();
+                prop_assert_eq!(spans_of(&again), spans_of(&entities));
+            }
+            Err(error) => {
+                prop_assert!(kept.iter().any(|&(_, end, _)| end > chars));
+                prop_assert!(error.to_string().contains("outside the text"), "{}", error);
+            }
+        }
+    }
+}
+
+/// A line of what BRAT, CoNLL, PharmaCoNER TSV and RF2 files hold, and of damage to them.
+fn annotation_line() -> impl Strategy<Value = String> {
+    let field = prop_oneof![
+        "[TR#AE][0-9]{0,3}",
+        "(NORMALIZABLES|PROTEINAS|B-GENE|O|AnnotatorNotes T[0-9])",
+        "[0-9]{1,4}( [0-9]{1,4})?(;[0-9]{1,4} [0-9]{1,4})?",
+        "(900000000000013009|900000000000003001|900000000000548007|1|0|es|en|20240101)",
+        clinical_unicode(),
+        Just(String::new()),
+    ];
+    prop::collection::vec(field, 0..8).prop_map(|fields| fields.join("\t"))
+}
+
+/// A reader's answer: success, or a parse error on one of the input's lines. The other error
+/// kinds speak of the input as a whole (a note pointing at no entity names its line too).
+fn names_a_line(result: clinitag::Result<()>, lines: usize) -> Result<(), TestCaseError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(Error::Parse { line, .. }) => {
+            prop_assert!((1..=lines.max(1)).contains(&line), "line {line} of {lines}");
+            Ok(())
+        }
+        Err(other) => Err(TestCaseError::fail(format!("not a parse error: {other}"))),
+    }
+}
+
+fn shipped(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The container's integrity fields (see src/container.rs): 8-byte magic, version, header
+/// length, body length, CRC-32 of header and body. A forger recomputes the CRC; these tests do
+/// too, so that damage reaches the parsers behind the checksum.
+fn reseal(bytes: &mut [u8]) {
+    let crc = crc32fast::hash(&bytes[28..]);
+    bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// One of: a flipped byte, a byte set anywhere, a cut, each with the CRC left or recomputed.
+#[derive(Clone, Debug)]
+enum Damage {
+    Flip { at: usize, bits: u8, reseal: bool },
+    Digit { at: usize, digit: u8 },
+    Truncate { keep: usize },
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255, any::<bool>()).prop_map(|(at, bits, reseal)| Damage::Flip {
+            at,
+            bits,
+            reseal
+        }),
+        (any::<usize>(), 0u8..10).prop_map(|(at, digit)| Damage::Digit { at, digit }),
+        any::<usize>().prop_map(|keep| Damage::Truncate { keep }),
+    ]
+}
+
+/// `bytes` damaged; `Digit` changes a digit of the JSON header to another digit, which keeps the
+/// header readable but changes a size, an id or a configuration value.
+fn damaged(bytes: &[u8], damage: &Damage) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    match *damage {
+        Damage::Flip {
+            at,
+            bits,
+            reseal: again,
+        } => {
+            out[at % bytes.len()] ^= bits;
+            if again {
+                reseal(&mut out);
+            }
+        }
+        Damage::Digit { at, digit } => {
+            let digits: Vec<usize> = (28..28 + header_len)
+                .filter(|&i| out[i].is_ascii_digit())
+                .collect();
+            if !digits.is_empty() {
+                out[digits[at % digits.len()]] = b'0' + digit;
+                reseal(&mut out);
+            }
+        }
+        Damage::Truncate { keep } => out.truncate(keep % bytes.len()),
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    #[test]
+    fn any_bytes_are_refused_as_a_model_or_an_index(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        prop_assert!(Model::from_bytes(&bytes).is_err());
+        prop_assert!(ConceptIndex::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn a_damaged_index_is_refused_or_still_answers(damage in damage()) {
+        static INDEX: OnceLock<Vec<u8>> = OnceLock::new();
+        let bytes = damaged(INDEX.get_or_init(|| shipped("snomed-es.idx")), &damage);
+        if let Ok(index) = ConceptIndex::from_bytes(&bytes) {
+            // Whatever survived the checks must answer lookups without panicking.
+            for (term, postings) in index.terms().into_iter().take(200) {
+                prop_assert_eq!(index.lookup(&term).map(<[_]>::len), Some(postings.len()));
+                for &posting in postings {
+                    index.concept(posting);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(60))]
+
+    #[test]
+    fn a_damaged_model_is_refused_or_still_tags(damage in damage()) {
+        static MODEL: OnceLock<Vec<u8>> = OnceLock::new();
+        let bytes = damaged(MODEL.get_or_init(|| shipped("bilstm-crf-es.clinitag")), &damage);
+        if let Ok(model) = Model::from_bytes(&bytes) {
+            let text = "Se pautó tratamiento con amoxicilina 500 mg y omeprazol.";
+            entities_keep_their_characters(&model, text)?;
+        }
+    }
+}
+
+/// The shipped Spanish models, loaded once for all cases.
+fn spanish_models() -> &'static [Model] {
+    static MODELS: OnceLock<Vec<Model>> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        ["bilstm-crf-es.clinitag", "dictionary-es.json"]
+            .iter()
+            .map(|name| Model::from_bytes(&shipped(name)).unwrap())
+            .collect()
+    })
+}
+
+/// Entities sorted, non-empty, inside the text, on char boundaries, and the JSON output's text
+/// is the input's characters at the JSON's own offsets, in chars and in UTF-16 units.
+fn entities_keep_their_characters(model: &Model, text: &str) -> Result<(), TestCaseError> {
+    let mut document = Document::new("t", text);
+    document.entities = model.tag(text, &Segmentation::of(text));
+    let entities = &document.entities;
+    for entity in entities {
+        prop_assert!(
+            entity.start < entity.end && entity.end <= text.len(),
+            "{:?}",
+            entity
+        );
+        prop_assert!(text.is_char_boundary(entity.start) && text.is_char_boundary(entity.end));
+    }
+    prop_assert!(entities
+        .windows(2)
+        .all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end)));
+    let chars: Vec<char> = text.chars().collect();
+    let units: Vec<u16> = text.encode_utf16().collect();
+    for entity in json::to_json(&document, OffsetUnit::Char).entities {
+        prop_assert_eq!(
+            chars[entity.start..entity.end].iter().collect::<String>(),
+            entity.text
+        );
+    }
+    for entity in json::to_json(&document, OffsetUnit::Utf16).entities {
+        prop_assert_eq!(
+            String::from_utf16(&units[entity.start..entity.end]).unwrap(),
+            entity.text
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    #[test]
+    fn taggers_return_entities_on_the_characters_of_any_text(text in clinical_unicode()) {
+        for model in spanish_models() {
+            entities_keep_their_characters(model, &text)?;
+        }
+    }
+
+    #[test]
+    fn entities_around_known_drugs_map_back_to_their_characters(
+        before in clinical_unicode(), after in clinical_unicode()
+    ) {
+        // A real mention the models know, wrapped in generated text: entities still map back.
+        let text = format!("{before} Tratamiento con amoxicilina y omeprazol. {after}");
+        for model in spanish_models() {
+            entities_keep_their_characters(model, &text)?;
+        }
+    }
+}
+
+proptest! {
+    // The transformer costs tens of milliseconds a text: fewer cases.
+    #![proptest_config(config(40))]
+
+    #[test]
+    fn the_transformer_returns_entities_on_the_characters_of_any_text(text in clinical_unicode()) {
+        static BERT: OnceLock<Model> = OnceLock::new();
+        let model = BERT.get_or_init(|| Model::from_bytes(&shipped("bert-es.clinitag")).unwrap());
+        entities_keep_their_characters(model, &text)?;
+    }
+}
