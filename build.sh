@@ -23,7 +23,7 @@ die() {
 # Where to get each program that this script expects from the system and never installs.
 origin_of() {
     case $1 in
-    cargo | rustup) echo "Rust 1.85+ through rustup" ;;
+    cargo | rustup) echo "Rust 1.89+ through rustup" ;;
     python3) echo "Python 3 (Debian: python3)" ;;
     node | npm) echo "Node.js 20+ with npm (Debian: nodejs npm)" ;;
     apt-get | sudo) echo "Debian's apt-get, run as root or through sudo" ;;
@@ -235,7 +235,7 @@ test)
     step rustfmt cargo fmt --all -- --check
     step "clippy (native)" cargo clippy --all-targets -- -D warnings
     step "clippy (wasm32)" cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
-    step "native tests" cargo test --release
+    step "native tests" cargo test --profile ci --lib --bins --tests
     step "wasm build" web
     step "browser tests" browser_tests
     ;;

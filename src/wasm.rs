@@ -11,7 +11,7 @@
 
 use crate::document::Document;
 use crate::models::{Model, Tagger as _};
-use crate::normalize::{ConceptIndex, Matcher};
+use crate::normalize::{ConceptIndex, IndexBuilder, Matcher, TermSelection, TerminologyImport};
 use crate::text::{OffsetMap, OffsetUnit, Segmentation};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -42,10 +42,31 @@ export interface ConceptMatch {
   preferred: string;
   /** In (0, 1]: how well the indexed term matches, times how often it names this concept. */
   score: number;
-  /** "exact", "abbreviation", "levenshtein" or "fuzzy". */
+  /** "exact", "abbreviation", "crosslingual", "levenshtein", "fuzzy" or "document" (a
+   *  brand or abbreviation that the text itself pairs with a matched mention). */
   stage: string;
   /** The indexed term that matched, normalised. */
   term: string;
+  /** Where that term came from: the index's sources that gave it for this concept. */
+  sources: string[];
+}
+/** Options of `new IndexImport`. */
+export interface ImportOptions {
+  /** The index's language when there is no base index (default "es"). */
+  language?: string;
+  /** Term languages kept (default: the index's language and "en"). */
+  languages?: string[];
+  /** SNOMED CT semantic tags kept, e.g. ["substance"] (default: all). */
+  semanticTags?: string[];
+}
+/** What an index holds (`indexSummary`). */
+export interface IndexSummary {
+  language: string;
+  terms: number;
+  concepts: number;
+  abbreviations: number;
+  /** The sources it was built from, in words. */
+  sources: string[];
 }
 /** A mention: `text.slice(start, end) === entity.text` (UTF-16 code units). */
 export interface Entity {
@@ -122,6 +143,7 @@ struct ConceptMatch {
     score: f32,
     stage: &'static str,
     term: String,
+    sources: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -294,21 +316,30 @@ impl State {
                 ))
             })
         };
+        // Each mention read in its document: a brand or abbreviation the text defines takes
+        // its partner's concept (`Stage::Document`).
+        let best = match &self.matcher {
+            Some(matcher) => matcher.document_candidates(&document),
+            None => vec![None; document.entities.len()],
+        };
         let mut entities = Vec::with_capacity(document.entities.len());
-        for entity in &document.entities {
+        for (entity, best) in document.entities.iter().zip(best) {
             let mention = document.mention(entity);
-            let concept = self
-                .matcher
-                .as_ref()
-                .filter(|matcher| matcher.applies_to(&entity.label))
-                .and_then(|matcher| matcher.candidates(mention).into_iter().next())
-                .map(|best| ConceptMatch {
-                    id: best.concept.id.clone(),
-                    preferred: best.concept.preferred.clone(),
-                    score: best.score,
-                    stage: best.stage.name(),
-                    term: best.term,
-                });
+            let concept = best.map(|best| ConceptMatch {
+                id: best.concept.id.clone(),
+                preferred: best.concept.preferred.clone(),
+                score: best.score,
+                stage: best.stage.name(),
+                sources: self
+                    .matcher
+                    .as_ref()
+                    .map(|m| m.index().source_names(best.sources))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+                term: best.term,
+            });
             entities.push(WebEntity {
                 start: utf16(entity.start)?,
                 end: utf16(entity.end)?,
@@ -321,4 +352,116 @@ impl State {
         let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
         entities.serialize(&serializer).map_err(js_error)
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WebImportOptions {
+    language: Option<String>,
+    #[serde(default)]
+    languages: Vec<String>,
+    #[serde(default)]
+    semantic_tags: Vec<String>,
+}
+
+/// The user's own terminology made into a concept index, on their machine: the files (an
+/// RF2 release zip or its files, FHIR CodeSystems or ValueSets) are added one at a time, so
+/// that the page can report progress between them, onto the shipped index if one is given.
+///
+/// ```js
+/// const importer = new IndexImport(shippedIndexBytes, { semanticTags: ["substance"] });
+/// importer.addFile(file.name, new Uint8Array(await file.arrayBuffer()));
+/// const indexBytes = importer.finish();   // for Tagger.load
+/// ```
+#[wasm_bindgen]
+pub struct IndexImport {
+    import: Option<TerminologyImport>,
+}
+
+#[wasm_bindgen]
+impl IndexImport {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        base: Option<Vec<u8>>,
+        #[wasm_bindgen(unchecked_param_type = "ImportOptions | undefined")] options: JsValue,
+    ) -> Result<IndexImport, JsError> {
+        let options: WebImportOptions = if options.is_undefined() || options.is_null() {
+            WebImportOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options).map_err(|e| {
+                let message = e.to_string();
+                js_error(format!(
+                    "bad options: {}",
+                    message.trim_start_matches("Error: ")
+                ))
+            })?
+        };
+        let base = match base {
+            Some(bytes) => Some(ConceptIndex::from_bytes(&bytes).map_err(js_error)?),
+            None => None,
+        };
+        let language = match (&base, options.language) {
+            (Some(base), Some(language)) if base.summary().language != language => {
+                return Err(js_error(format!(
+                    "bad options: the base index is for '{}', not '{language}'",
+                    base.summary().language
+                )))
+            }
+            (Some(base), _) => base.summary().language.clone(),
+            (None, language) => language.unwrap_or_else(|| "es".to_string()),
+        };
+        let mut builder = IndexBuilder::new(&language);
+        if let Some(base) = &base {
+            builder.matcher_config(base.summary().matcher);
+            builder.entity_types(&base.summary().entity_types);
+            builder.add_index(base);
+        }
+        let selection = TermSelection {
+            languages: options.languages,
+            semantic_tags: options.semantic_tags,
+        };
+        Ok(IndexImport {
+            import: Some(TerminologyImport::new(builder, selection)),
+        })
+    }
+
+    /// Adds one file; returns what it added, in words. A file that is neither RF2 nor FHIR,
+    /// or is damaged, is refused with its name, and the files added before it stay.
+    #[wasm_bindgen(js_name = addFile)]
+    pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<String, JsError> {
+        let import = self.import.as_mut().ok_or_else(finished)?;
+        import.add_file(name, bytes).map_err(js_error)
+    }
+
+    /// The index file's bytes, with every file added; the import is done after it.
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
+        let import = self.import.take().ok_or_else(finished)?;
+        let index = import
+            .finish()
+            .map_err(js_error)?
+            .build()
+            .map_err(js_error)?;
+        Ok(index.to_bytes())
+    }
+}
+
+fn finished() -> JsError {
+    js_error("this import is finished: start a new IndexImport")
+}
+
+/// What an index file holds: its language, size and sources. Rejects a damaged file.
+#[wasm_bindgen(js_name = indexSummary, unchecked_return_type = "IndexSummary")]
+pub fn index_summary(bytes: &[u8]) -> Result<JsValue, JsError> {
+    let index = ConceptIndex::from_bytes(bytes).map_err(js_error)?;
+    let summary = index.summary();
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    serde_json::json!({
+        "language": summary.language,
+        "terms": summary.terms,
+        "concepts": summary.concepts,
+        "abbreviations": summary.abbreviations,
+        "sources": summary.sources,
+    })
+    .serialize(&serializer)
+    .map_err(js_error)
 }

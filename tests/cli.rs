@@ -465,8 +465,9 @@ fn builds_a_concept_index_scores_it_on_gold_mentions_and_attaches_concepts() {
         found.contains("63718003") && found.contains("exact"),
         "{found}"
     );
+    // `enalaprilo` is `enalapril` in the spelling Spanish and English share.
     assert!(
-        found.contains("372658000") && found.contains("levenshtein"),
+        found.contains("372658000") && found.contains("crosslingual"),
         "{found}"
     );
 
@@ -504,9 +505,9 @@ fn builds_a_concept_index_from_snomed_ct_release_files() {
     ok(&[
         "index",
         "build",
-        "--rf2-descriptions",
+        "--rf2",
         path(&fixtures.join("sct2_Description_Snapshot-es_TEST.txt")),
-        "--rf2-language",
+        "--rf2",
         path(&fixtures.join("der2_cRefset_LanguageSnapshot-es_TEST.txt")),
         "-o",
         path(&index),
@@ -518,6 +519,7 @@ fn builds_a_concept_index_from_snomed_ct_release_files() {
         path(&index),
         "Acetaminofén",
         "ibuprofenos",
+        "acetaminophen",
     ]);
     let lines: Vec<&str> = found.lines().collect();
     assert!(
@@ -525,7 +527,71 @@ fn builds_a_concept_index_from_snomed_ct_release_files() {
         "{found}"
     );
     assert!(
-        lines[3].contains("387207008") && lines[3].contains("levenshtein"),
+        lines[1].contains("SNOMED CT descriptions (es, en)"),
         "{found}"
     );
+    assert!(
+        lines[3].contains("387207008") && lines[3].contains("crosslingual"),
+        "{found}"
+    );
+    // English descriptions are kept by default, for the cross-lingual stage.
+    assert!(
+        lines[5].contains("387517004") && lines[5].contains("exact"),
+        "{found}"
+    );
+}
+
+#[test]
+fn adds_a_fhir_terminology_to_a_shipped_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("merged.idx");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir");
+    ok(&[
+        "index",
+        "build",
+        "--base",
+        "models/snomed-es.idx",
+        "--fhir",
+        path(&fixtures.join("ValueSet-expansion-test.json")),
+        "--semantic-tags",
+        "substance",
+        "-o",
+        path(&index),
+    ]);
+    let found = ok(&[
+        "index",
+        "lookup",
+        "-i",
+        path(&index),
+        "Humira",
+        "hierro",
+        "artritis reumatoide",
+    ]);
+    let lines: Vec<&str> = found.lines().collect();
+    assert!(
+        lines[1].contains("407317001") && lines[1].contains("clinitag-test-expansion"),
+        "{found}"
+    );
+    // The shipped index's own terms are still there, with their source.
+    assert!(lines[3].contains("pharmaconer/train"), "{found}");
+    assert!(
+        !found.contains("69896004"),
+        "the disorder is not a substance: {found}"
+    );
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        "{\"resourceType\": \"ValueSet\",\n  \"expansion\": [}",
+    )
+    .unwrap();
+    let error = fails(&[
+        "index",
+        "build",
+        "--fhir",
+        path(&broken),
+        "-o",
+        path(&index),
+    ]);
+    assert!(error.contains("broken.json, line 2"), "{error}");
 }

@@ -8,7 +8,10 @@
 
 use clinitag::formats::{brat, conll, indexing, json};
 use clinitag::models::{Model, Tagger};
-use clinitag::normalize::{rf2, ConceptIndex};
+use clinitag::normalize::{
+    fhir, find_abbreviations, find_brand_names, rf2, ConceptIndex, IndexBuilder, TermSelection,
+    TerminologyImport,
+};
 use clinitag::text::{OffsetMap, OffsetUnit, Segmentation};
 use clinitag::{Document, Error};
 use proptest::prelude::*;
@@ -96,6 +99,40 @@ proptest! {
     }
 
     #[test]
+    fn synonym_finders_take_any_text(text in clinical_unicode(), parentheses in "[(),;® ]{0,12}") {
+        // Parentheses and brand marks spliced into any text: the finders never panic, and
+        // whatever they find is text of the input.
+        let text = format!("{parentheses}{text}{parentheses}");
+        for (short, long) in find_abbreviations(&text) {
+            prop_assert!(text.contains(&short) && !long.is_empty());
+        }
+        for (brand, substance) in find_brand_names(&text, |_| true) {
+            prop_assert!(text.contains(&brand) && text.contains(substance.split(' ').next().unwrap()));
+        }
+    }
+
+    #[test]
+    fn terminology_readers_answer_damaged_files_with_an_error_naming_the_line(
+        cut in 0usize..4096, at in 0usize..4096, byte in any::<u8>()
+    ) {
+        // A FHIR file cut short or with one byte changed: read, or a parse error on one of
+        // its lines. The same bytes as a release zip, or as anything: an error, no panic.
+        let mut json = FHIR_VALUE_SET.as_bytes().to_vec();
+        json.truncate(cut.min(json.len()));
+        if !json.is_empty() {
+            let at = at % json.len();
+            json[at] = byte;
+        }
+        let lines = json.split(|&b| b == b'\n').count();
+        if let Ok(text) = std::str::from_utf8(&json) {
+            names_a_line(fhir::read_terminology(text, "vs.json").map(drop), lines)?;
+        }
+        let mut import = TerminologyImport::new(IndexBuilder::new("es"), TermSelection::default());
+        let _ = import.add_file("x.txt", &json);
+        let _ = import.add_file("x.zip", &[b"PK\x03\x04".as_slice(), &json].concat());
+    }
+
+    #[test]
     fn brat_entities_keep_their_characters_through_reading_and_writing(
         text in clinical_unicode(), spans in prop::collection::vec((0usize..64, 0usize..64), 0..6)
     ) {
@@ -165,6 +202,8 @@ fn names_a_line(result: clinitag::Result<()>, lines: usize) -> Result<(), TestCa
         Err(other) => Err(TestCaseError::fail(format!("not a parse error: {other}"))),
     }
 }
+
+const FHIR_VALUE_SET: &str = include_str!("fixtures/fhir/ValueSet-expansion-test.json");
 
 fn shipped(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

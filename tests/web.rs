@@ -5,7 +5,7 @@
 
 use clinitag::formats::{brat, conll};
 use clinitag::text::{OffsetMap, OffsetUnit};
-use clinitag::wasm::Tagger;
+use clinitag::wasm::{index_summary, IndexImport, Tagger};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use wasm_bindgen::prelude::*;
@@ -24,6 +24,9 @@ const CASE_ES: &str =
     include_str!("../../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.txt");
 const CASE_ES_ANN: &str =
     include_str!("../../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.ann");
+const FHIR_CODE_SYSTEM: &str = include_str!("fixtures/fhir/CodeSystem-es-test.json");
+const RF2_DESCRIPTIONS: &str = include_str!("fixtures/rf2/sct2_Description_Snapshot-es_TEST.txt");
+const RF2_LANGUAGE: &str = include_str!("fixtures/rf2/der2_cRefset_LanguageSnapshot-es_TEST.txt");
 /// The first 40 sentences of BC5CDR devel.
 const BC5CDR_HEAD: &str = include_str!("fixtures/bc5cdr-devel-head.tsv");
 
@@ -140,7 +143,9 @@ async fn tags_a_spanish_clinical_case_with_concepts_on_the_cpu() {
     for concept in entities.iter().filter_map(|e| e.concept.as_ref()) {
         assert!(concept.id.bytes().all(|b| b.is_ascii_digit()) || concept.id.contains(':'));
         assert!(!concept.preferred.is_empty() && concept.score > 0.0 && concept.score <= 1.0);
-        assert!(["exact", "abbreviation", "levenshtein", "fuzzy"].contains(&concept.stage.as_str()));
+        assert!(clinitag::normalize::Stage::ALL
+            .iter()
+            .any(|stage| stage.name() == concept.stage));
     }
     assert!(entities
         .iter()
@@ -268,6 +273,87 @@ async fn damaged_files_and_bad_options_are_refused_with_reasons() {
         let error = load(MODEL_ES, None, options).await.err().expect("refused");
         assert!(error.starts_with(expected), "{options}: {error}");
     }
+}
+
+/// The RF2 fixture as a release zip, as the page hands one over.
+fn release_zip() -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in [
+        (
+            "Snapshot/Terminology/sct2_Description_Snapshot-es_TEST.txt",
+            RF2_DESCRIPTIONS,
+        ),
+        (
+            "Snapshot/Refset/Language/der2_cRefset_LanguageSnapshot-es_TEST.txt",
+            RF2_LANGUAGE,
+        ),
+    ] {
+        zip.start_file(
+            format!("SnomedCT_TEST/{name}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[wasm_bindgen_test]
+async fn the_users_terminology_adds_to_the_shipped_index() {
+    let mut import = IndexImport::new(Some(INDEX_ES.to_vec()), JsValue::UNDEFINED).unwrap();
+    let said = import
+        .add_file("CodeSystem-es-test.json", FHIR_CODE_SYSTEM.as_bytes())
+        .unwrap();
+    assert!(said.contains("3 concepts (es, en)"), "{said}");
+    let said = import.add_file("release.zip", &release_zip()).unwrap();
+    assert!(said.contains("SNOMED CT descriptions"), "{said}");
+    let refused = import
+        .add_file("notes.pdf", b"%PDF-1.7")
+        .err()
+        .map(|e| message(JsValue::from(e)))
+        .unwrap();
+    assert!(refused.starts_with("notes.pdf: neither"), "{refused}");
+    let bytes = import.finish().unwrap();
+    assert!(import.finish().is_err(), "an import finishes once");
+
+    let summary = |bytes: &[u8]| -> serde_json::Value {
+        serde_wasm_bindgen::from_value(index_summary(bytes).unwrap()).unwrap()
+    };
+    let (mine, shipped) = (summary(&bytes), summary(INDEX_ES));
+    let sources = |s: &serde_json::Value| s["sources"].as_array().unwrap().len();
+    assert_eq!(sources(&mine), sources(&shipped) + 2, "{mine}");
+    assert!(
+        mine["concepts"].as_u64() > shipped["concepts"].as_u64(),
+        "{mine}"
+    );
+    assert!(index_summary(b"not an index").is_err());
+
+    let tagger = load(MODEL_ES, Some(&bytes), r#"{"backend":"cpu"}"#)
+        .await
+        .unwrap();
+    let entities = tag(&tagger, "Se pautó Gelocatil y Nolotil por el dolor.")
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = entities
+        .iter()
+        .filter_map(|e| Some((e.text.as_str(), e.concept.as_ref()?.id.as_str())))
+        .collect();
+    assert_eq!(found, [("Gelocatil", "387517004"), ("Nolotil", "22165008")]);
+    // The shipped index's own concepts are all still there.
+    let shipped = load(MODEL_ES, Some(INDEX_ES), r#"{"backend":"cpu"}"#)
+        .await
+        .unwrap();
+    let ids = |entities: Vec<Entity>| -> Vec<Option<String>> {
+        entities
+            .into_iter()
+            .map(|e| e.concept.map(|c| c.id))
+            .collect()
+    };
+    assert_eq!(
+        ids(tag(&tagger, CASE_ES).await.unwrap()),
+        ids(tag(&shipped, CASE_ES).await.unwrap())
+    );
 }
 
 #[wasm_bindgen_test]

@@ -60,8 +60,16 @@ function startWorker() {
       bar.max = data.total;
       bar.value = data.loaded;
       setStatus(`Downloading the model… ${megabytes(data.loaded)} of ${megabytes(data.total)}`, "loading");
+    } else if (data.type === "import-progress") {
+      const bar = $("terminology-progress");
+      bar.hidden = false;
+      bar.max = data.total;
+      bar.value = data.done;
+      setStatus(`Importing your terminology: ${data.message}`, "loading");
     } else if (data.type === "ready") {
       $("progress").hidden = true;
+      $("terminology-progress").hidden = true;
+      showTerminology(data.terminology);
       state.labels = data.labels;
       const where = data.backend === "webgpu" ? "the GPU (WebGPU)" : "the CPU";
       const why = data.fallbackReason ? ` — GPU not used: ${data.fallbackReason}` : "";
@@ -83,6 +91,59 @@ function startWorker() {
   };
   worker.onerror = (event) => setStatus(`The tagger stopped: ${event.message}`, "error");
   return worker;
+}
+
+// What the concept index in use holds: the bundled one, or the user's terminology on top.
+function showTerminology(terminology) {
+  const status = $("terminology-status");
+  document.body.dataset.terminology = terminology ? (terminology.user ? "user" : "bundled") : "none";
+  $("terminology-remove").hidden = !terminology?.user;
+  $("terminology-file").disabled = !terminology;
+  if (!terminology) {
+    status.textContent = "This model has no concept index.";
+    $("terminology-sources").replaceChildren();
+    return;
+  }
+  const size = `${terminology.concepts.toLocaleString()} concepts, ${terminology.terms.toLocaleString()} terms`;
+  status.textContent = terminology.user
+    ? `Your terminology is in use, with the bundled index (${size}). It stays in this browser.`
+    : `Concepts from the bundled index (${size}).` +
+      (terminology.stale ? " Your terminology was built on an older bundled index: open it again to use it." : "");
+  $("terminology-sources").replaceChildren(
+    ...terminology.sources.map((source) => Object.assign(document.createElement("li"), { textContent: source })),
+  );
+}
+
+async function importTerminology() {
+  const chosen = [...$("terminology-file").files];
+  $("terminology-file").value = "";
+  if (!chosen.length) return;
+  const files = await Promise.all(chosen.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
+  $("tag").disabled = true;
+  const loaded = new Promise((resolve, reject) => (state.loading = { resolve, reject }));
+  state.worker.postMessage({ type: "import", files }, files.map((f) => f.bytes));
+  try {
+    await loaded;
+    $("tag").disabled = false;
+    if (state.text) await tag();
+  } catch (error) {
+    $("terminology-progress").hidden = true;
+    setStatus(`Could not use your terminology: ${error.message}`, "error");
+    $("tag").disabled = false;
+  }
+}
+
+async function removeTerminology() {
+  $("tag").disabled = true;
+  const loaded = new Promise((resolve, reject) => (state.loading = { resolve, reject }));
+  state.worker.postMessage({ type: "remove-terminology" });
+  try {
+    await loaded;
+    $("tag").disabled = false;
+    if (state.text) await tag();
+  } catch (error) {
+    setStatus(error.message, "error");
+  }
 }
 
 function tagInWorker(text) {
@@ -150,7 +211,8 @@ function describe(entity) {
   const type = TYPE_NAMES[entity.type] ?? entity.type;
   if (!entity.concept) return `${type}; no SNOMED CT concept`;
   const c = entity.concept;
-  return `${type}; SNOMED CT ${c.id} “${c.preferred}” (${c.stage} match, score ${c.score.toFixed(2)})`;
+  const from = c.sources.length ? `; from ${c.sources.join("; ")}` : "";
+  return `${type}; SNOMED CT ${c.id} “${c.preferred}” (${c.stage} match, score ${c.score.toFixed(2)}${from})`;
 }
 
 // Marks nest: an entity inside another is drawn inside it; one that crosses another's
@@ -209,6 +271,7 @@ function draw() {
       const cells = [
         TYPE_NAMES[e.type] ?? e.type, e.text, e.start, e.end, e.score.toFixed(3),
         e.concept?.id ?? "—", e.concept?.preferred ?? "", e.concept ? `${e.concept.stage} (${e.concept.score.toFixed(2)})` : "",
+        e.concept?.sources.join("; ") ?? "",
       ];
       row.replaceChildren(...cells.map((value) => Object.assign(document.createElement("td"), { textContent: value })));
       return row;
@@ -270,9 +333,10 @@ function csvField(value) {
 }
 
 function toCsv() {
-  const header = ["type", "start", "end", "text", "score", "snomed_ct_id", "preferred_term", "match_stage", "match_score"];
+  const header = ["type", "start", "end", "text", "score", "snomed_ct_id", "preferred_term", "match_stage", "match_score", "sources"];
   const rows = state.entities.map((e) => [
     e.type, e.start, e.end, e.text, e.score, e.concept?.id, e.concept?.preferred, e.concept?.stage, e.concept?.score,
+    e.concept?.sources.join("; "),
   ]);
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\r\n") + "\r\n";
 }
@@ -329,6 +393,8 @@ async function main() {
       select(mark);
     }
   };
+  $("terminology-file").onchange = importTerminology;
+  $("terminology-remove").onclick = removeTerminology;
   $("export-brat").onclick = () => download(`${state.name}.ann`, "text/plain", toBrat());
   $("export-json").onclick = () =>
     download(`${state.name}.json`, "application/json", JSON.stringify({ offsets: "utf16", entities: state.entities }, null, 2) + "\n");

@@ -4,17 +4,28 @@
 //
 // Messages in:  {type: "load", model: FileEntry, index: FileEntry|null, backend}
 //               {type: "tag", id, text}
+//               {type: "import", files: [{name, bytes: ArrayBuffer}]}
+//               {type: "remove-terminology"}
 // Messages out: {type: "progress", loaded, total}
-//               {type: "ready", backend, fallbackReason, labels, architecture, language, ms}
+//               {type: "import-progress", done, total, message}
+//               {type: "ready", backend, fallbackReason, labels, architecture, language, ms,
+//                terminology: {user, stale, concepts, terms, sources} | null}
 //               {type: "tagged", id, entities, ms}
 //               {type: "error", id?, message}
 // A FileEntry is what manifest.json lists: {file, bytes, sha256}.
+//
+// The user's own terminology (an RF2 release or FHIR files, chosen on the page) is built into
+// a concept index here, on top of the bundled index, and kept in Cache Storage under the
+// language, with the hash of the bundled index it was built on. Nothing is ever uploaded.
 
-import init, { Tagger } from "./pkg/clinitag.js";
+import init, { IndexImport, Tagger, indexSummary } from "./pkg/clinitag.js";
 
 const CACHE = "clinitag-models-v1";
+const TERMINOLOGY = "clinitag-terminology-v1";
 const ready = init();
 let tagger = null;
+// What the tagger was loaded from, to reload it with another index.
+let current = null;
 
 // The bytes of a listed file: from the cache when its hash is there, else downloaded (with
 // progress reports) and cached under its hash, so a new model version replaces the old.
@@ -50,6 +61,18 @@ async function fetchBytes(entry, progress) {
   return bytes;
 }
 
+const userIndexKey = (language) => `user-terminology-${language}.idx`;
+
+// The user's index for a language: its bytes, or {stale: true} when it was built on another
+// version of the bundled index (the user must import again), or null when there is none.
+async function userIndex(language, base) {
+  const cache = await caches.open(TERMINOLOGY);
+  const hit = await cache.match(userIndexKey(language));
+  if (!hit) return null;
+  if (hit.headers.get("x-base-sha256") !== (base?.sha256 ?? "")) return { stale: true };
+  return { bytes: new Uint8Array(await hit.arrayBuffer()) };
+}
+
 async function load({ model, index, backend }) {
   const started = performance.now();
   const files = [model, index].filter(Boolean);
@@ -64,9 +87,23 @@ async function load({ model, index, backend }) {
     index ? fetchBytes(index, progress) : Promise.resolve(undefined),
   ]);
   await ready;
+  current = { modelBytes, indexBytes, index, backend, language: model.language };
+  await start(started);
+}
+
+// (Re)starts the tagger from `current`, with the user's index for its language if there is one.
+async function start(started) {
   if (tagger) tagger.free();
   tagger = null;
-  tagger = await Tagger.load(modelBytes, indexBytes, { backend });
+  let indexBytes = current.indexBytes;
+  let terminology = null;
+  if (indexBytes) {
+    const mine = await userIndex(current.language, current.index);
+    if (mine?.bytes) indexBytes = mine.bytes;
+    const summary = indexSummary(indexBytes);
+    terminology = { user: Boolean(mine?.bytes), stale: Boolean(mine?.stale), ...summary };
+  }
+  tagger = await Tagger.load(current.modelBytes, indexBytes, { backend: current.backend });
   postMessage({
     type: "ready",
     backend: tagger.backend,
@@ -74,14 +111,51 @@ async function load({ model, index, backend }) {
     labels: tagger.labels,
     architecture: tagger.architecture,
     language: tagger.language,
+    terminology,
     ms: performance.now() - started,
   });
+}
+
+// Builds the user's files into an index on top of the bundled one, keeps it, and restarts
+// the tagger with it. A file that cannot be read stops the import with its name; the index in
+// use stays as it was.
+async function importTerminology({ files }) {
+  if (!current?.indexBytes) throw new Error("this model has no concept index to add a terminology to");
+  const started = performance.now();
+  const importer = new IndexImport(current.indexBytes, undefined);
+  let bytes;
+  try {
+    for (const [done, file] of files.entries()) {
+      postMessage({ type: "import-progress", done, total: files.length + 1, message: `Reading ${file.name}…` });
+      importer.addFile(file.name, new Uint8Array(file.bytes));
+    }
+    postMessage({ type: "import-progress", done: files.length, total: files.length + 1, message: "Building the index…" });
+    bytes = importer.finish();
+  } finally {
+    importer.free();
+  }
+  const cache = await caches.open(TERMINOLOGY);
+  await cache.put(userIndexKey(current.language), new Response(bytes, {
+    headers: { "content-type": "application/octet-stream", "x-base-sha256": current.index?.sha256 ?? "" },
+  }));
+  await start(started);
+}
+
+async function removeTerminology() {
+  if (!current) return;
+  const cache = await caches.open(TERMINOLOGY);
+  await cache.delete(userIndexKey(current.language));
+  await start(performance.now());
 }
 
 onmessage = async ({ data }) => {
   try {
     if (data.type === "load") {
       await load(data);
+    } else if (data.type === "import") {
+      await importTerminology(data);
+    } else if (data.type === "remove-terminology") {
+      await removeTerminology();
     } else if (data.type === "tag") {
       if (!tagger) throw new Error("no model is loaded yet");
       const started = performance.now();

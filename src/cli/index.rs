@@ -3,9 +3,11 @@
 use super::corpus::{read_text, subfolder, write_file};
 use anyhow::{bail, Context, Result};
 use clinitag::eval::pharmaconer::{score_indexing, MissingDocuments};
+use clinitag::formats::brat::{self, BratEntity};
 use clinitag::formats::corpus::{files_with_extension, read_ann_dir, read_to_string, read_tsv_dir};
 use clinitag::normalize::{
-    find_abbreviations, rf2, ConceptIndex, IndexBuilder, Matcher, MatcherConfig, Stage,
+    find_abbreviations, find_brand_names, ConceptIndex, IndexBuilder, Matcher, MatcherConfig,
+    Stage, TermSelection, TerminologyImport,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -72,12 +74,24 @@ struct BuildArgs {
     /// concept ids.
     #[arg(long)]
     brat: Vec<PathBuf>,
-    /// SNOMED CT RF2 description files (sct2_Description_*.txt).
+    /// An index whose sources, terms and abbreviations the new one starts from (the shipped
+    /// models/snomed-es.idx, say), so that a terminology adds to it.
     #[arg(long)]
-    rf2_descriptions: Vec<PathBuf>,
-    /// RF2 language reference sets, for each concept's preferred term.
-    #[arg(long, requires = "rf2_descriptions")]
-    rf2_language: Vec<PathBuf>,
+    base: Option<PathBuf>,
+    /// A SNOMED CT RF2 release: its zip, or its files (sct2_Description_*.txt, and
+    /// der2_cRefset_Language*.txt for the preferred terms). All given make one release.
+    #[arg(long)]
+    rf2: Vec<PathBuf>,
+    /// A FHIR R4 CodeSystem or ValueSet (JSON): every concept's display and designations.
+    #[arg(long)]
+    fhir: Vec<PathBuf>,
+    /// Term languages kept from --rf2 and --fhir [default: the index's language and en,
+    /// which the cross-lingual stage matches against].
+    #[arg(long, value_delimiter = ',')]
+    term_languages: Vec<String>,
+    /// SNOMED CT semantic tags kept from --rf2 and --fhir (substance,product) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    semantic_tags: Vec<String>,
     /// Text to find `long form (SF)` abbreviations in: .txt, .txt.gz, or folders of .txt.
     #[arg(long)]
     abbreviations_from: Vec<PathBuf>,
@@ -155,42 +169,62 @@ fn build(args: BuildArgs) -> Result<()> {
     let mut builder = IndexBuilder::new(&args.lang);
     builder.matcher_config(args.matcher.apply(MatcherConfig::default()));
     builder.entity_types(&args.types);
+    if let Some(base) = &args.base {
+        let base = load_index(base)?;
+        if base.summary().language != args.lang {
+            bail!(
+                "the base index is for '{}', not '{}' (--lang)",
+                base.summary().language,
+                args.lang
+            );
+        }
+        builder.add_index(&base);
+    }
 
     for dir in &args.brat {
         let annotations = read_ann_dir(&subfolder(dir, "subtrack1"))?;
         if annotations.is_empty() {
             bail!("{}: no .ann files", dir.display());
         }
+        let source = builder.add_source(dir.display().to_string());
         let mut pairs = 0;
         for entity in annotations.values().flatten() {
             for concept in &entity.notes {
-                builder.add_term(&entity.text, concept, 1);
+                builder.add_mention(&entity.text, concept, 1, source);
                 pairs += 1;
             }
         }
-        builder.add_source(format!(
-            "{pairs} annotated mention-concept pairs from {} ({} documents)",
-            dir.display(),
-            annotations.len()
-        ));
+        builder.describe_source(
+            source,
+            format!(
+                "{pairs} annotated mention-concept pairs from {} ({} documents)",
+                dir.display(),
+                annotations.len()
+            ),
+        );
     }
 
-    let mut preferred = HashSet::new();
-    for path in &args.rf2_language {
-        preferred.extend(rf2::read_preferred(
-            &read_to_string(path)?,
-            &path.display().to_string(),
-        )?);
+    let selection = TermSelection {
+        languages: args.term_languages.clone(),
+        semantic_tags: args.semantic_tags.clone(),
+    };
+    let mut import = TerminologyImport::new(builder, selection);
+    for path in &args.rf2 {
+        let name = path.display().to_string();
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {name}"))?;
+            import.add_rf2_zip(&name, &bytes)?;
+        } else {
+            import.add_rf2_file(&name, &read_to_string(path)?)?;
+        }
     }
-    for path in &args.rf2_descriptions {
-        let descriptions =
-            rf2::read_descriptions(&read_to_string(path)?, &path.display().to_string())?;
-        let added = rf2::add_release(&mut builder, &descriptions, &preferred, &args.lang);
-        builder.add_source(format!(
-            "{added} SNOMED CT descriptions from {}",
-            path.display()
-        ));
+    for path in &args.fhir {
+        import.add_fhir(&path.display().to_string(), &read_to_string(path)?)?;
     }
+    let mut builder = import.finish()?;
 
     for path in &args.abbreviations_from {
         let texts: Vec<PathBuf> = if path.is_dir() {
@@ -198,15 +232,20 @@ fn build(args: BuildArgs) -> Result<()> {
         } else {
             vec![path.clone()]
         };
-        let mut pairs = 0;
+        let (mut pairs, mut brands) = (0, 0);
         for text in &texts {
-            for (short, long) in find_abbreviations(&read_text(text)?) {
+            let text = read_text(text)?;
+            for (short, long) in find_abbreviations(&text) {
                 builder.add_abbreviation(&short, &long, 1);
                 pairs += 1;
             }
+            for (brand, substance) in find_brand_names(&text, |t| builder.has_term(t)) {
+                builder.add_abbreviation(&brand, &substance, 1);
+                brands += 1;
+            }
         }
         builder.add_source(format!(
-            "{pairs} abbreviation definitions found in {}",
+            "{pairs} abbreviation definitions and {brands} brand names found in {}",
             path.display()
         ));
     }
@@ -261,19 +300,25 @@ fn eval(args: EvalArgs) -> Result<()> {
     let mut predicted: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut lookups = 0u32;
     let mut elapsed = std::time::Duration::ZERO;
+    let texts = subfolder(&args.gold, "subtrack1");
     for (id, entities) in &gold_ann {
         let codes = predicted.entry(id.clone()).or_default();
-        let wanted = |label: &str| types.is_empty() || types.contains(label);
-        for entity in entities.iter().filter(|e| wanted(&e.label)) {
-            let start = Instant::now();
-            let candidates = matcher.candidates(&entity.text);
-            elapsed += start.elapsed();
+        let wanted: Vec<BratEntity> = entities
+            .iter()
+            .filter(|e| types.is_empty() || types.contains(e.label.as_str()))
+            .cloned()
+            .collect();
+        let text = read_to_string(&texts.join(format!("{id}.txt")))?;
+        let (document, _) = brat::to_document(id, text, &wanted)?;
+        let start = Instant::now();
+        let best = matcher.document_candidates(&document);
+        elapsed += start.elapsed();
+        for (entity, best) in document.entities.iter().zip(best) {
             lookups += 1;
-            let best = candidates.first();
-            let entry = stages.entry(best.map(|c| c.stage)).or_default();
+            let entry = stages.entry(best.as_ref().map(|c| c.stage)).or_default();
             entry.0 += 1;
             if let Some(best) = best {
-                entry.1 += usize::from(entity.notes.contains(&best.concept.id));
+                entry.1 += usize::from(entity.concepts.contains(&best.concept.id));
                 codes.push(best.concept.id.clone());
             }
         }
@@ -322,12 +367,13 @@ fn lookup(args: LookupArgs) -> Result<()> {
         }
         for c in candidates {
             println!(
-                "  {:<12} {:.3}  {:<12} {} [{}]",
+                "  {:<12} {:.3}  {:<12} {} [{}] from: {}",
                 c.concept.id,
                 c.score,
                 c.stage.name(),
                 c.concept.preferred,
-                c.term
+                c.term,
+                matcher.index().source_names(c.sources).join("; ")
             );
         }
     }

@@ -32,24 +32,50 @@ pub struct Concept {
     pub semantic_tag: String,
 }
 
-/// A concept a term names, with how often the sources gave that pairing.
+/// A concept a term names, with how often the sources gave that pairing and which sources
+/// did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "(u32, u32)", into = "(u32, u32)")]
+#[serde(from = "PostingFields", into = "PostingFields")]
 pub struct Posting {
     /// Index into the concept table.
     pub concept: u32,
     pub count: u32,
+    /// The sources that gave it, as a set of [`TermSource`] bits.
+    pub sources: u64,
 }
 
-impl From<(u32, u32)> for Posting {
-    fn from((concept, count): (u32, u32)) -> Self {
-        Posting { concept, count }
+/// A posting in the index file: `[concept, count, sources]`. Files written before sources
+/// were recorded have two fields; their postings come from no known source.
+#[derive(Serialize, Deserialize)]
+struct PostingFields(u32, u32, #[serde(default)] u64);
+
+impl From<PostingFields> for Posting {
+    fn from(PostingFields(concept, count, sources): PostingFields) -> Self {
+        Posting {
+            concept,
+            count,
+            sources,
+        }
     }
 }
 
-impl From<Posting> for (u32, u32) {
+impl From<Posting> for PostingFields {
     fn from(posting: Posting) -> Self {
-        (posting.concept, posting.count)
+        PostingFields(posting.concept, posting.count, posting.sources)
+    }
+}
+
+/// One of the sources an index was built from (an annotated corpus, a terminology file), as
+/// the bit it sets in a [`Posting`]'s sources. The 64th source and any after it share the
+/// last bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TermSource(u32);
+
+impl TermSource {
+    const LAST: u32 = u64::BITS - 1;
+
+    fn bit(self) -> u64 {
+        1 << self.0.min(Self::LAST)
     }
 }
 
@@ -60,7 +86,7 @@ pub struct IndexSummary {
     pub terms: usize,
     pub concepts: usize,
     pub abbreviations: usize,
-    /// The sources it was built from, in words.
+    /// The sources it was built from, in words, in the order of their [`TermSource`] bits.
     pub sources: Vec<String>,
     /// The matcher settings chosen for this index.
     #[serde(default)]
@@ -217,6 +243,17 @@ impl ConceptIndex {
     pub fn short_forms(&self, long: &str) -> &[String] {
         self.short_forms.get(long).map_or(&[], Vec::as_slice)
     }
+
+    /// The descriptions of the sources in a posting's set, in the order they were added.
+    pub fn source_names(&self, sources: u64) -> Vec<&str> {
+        self.summary
+            .sources
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| sources & TermSource(i as u32).bit() != 0)
+            .map(|(_, name)| name.as_str())
+            .collect()
+    }
 }
 
 /// Collects terms, concepts and abbreviations from any number of sources.
@@ -225,10 +262,13 @@ pub struct IndexBuilder {
     sources: Vec<String>,
     concepts: Vec<Concept>,
     concept_ids: HashMap<String, u32>,
-    /// Per concept: each surface form it was annotated with, and how often (for the
-    /// preferred term of concepts no terminology release describes).
+    /// Per concept: each mention it was annotated with, and how often (for the preferred
+    /// term of concepts no terminology describes in the index's language).
     surfaces: Vec<HashMap<String, u32>>,
-    terms: BTreeMap<String, HashMap<u32, u32>>,
+    /// Per concept: whether its preferred term is in the index's language.
+    preferred_in_language: Vec<bool>,
+    /// Term → concept → (sightings, sources).
+    terms: BTreeMap<String, HashMap<u32, (u32, u64)>>,
     abbreviations: HashMap<String, HashMap<String, u32>>,
     matcher: MatcherConfig,
     entity_types: Vec<String>,
@@ -242,11 +282,17 @@ impl IndexBuilder {
             concepts: Vec::new(),
             concept_ids: HashMap::new(),
             surfaces: Vec::new(),
+            preferred_in_language: Vec::new(),
             terms: BTreeMap::new(),
             abbreviations: HashMap::new(),
             matcher: MatcherConfig::default(),
             entity_types: Vec::new(),
         }
+    }
+
+    /// The language of the index's mentions (`es`).
+    pub fn language(&self) -> &str {
+        &self.language
     }
 
     /// The entity types whose mentions the index is for (all when none are given).
@@ -259,9 +305,16 @@ impl IndexBuilder {
         self.matcher = config;
     }
 
-    /// Records a source in the index's summary.
-    pub fn add_source(&mut self, description: impl Into<String>) {
+    /// Records a source in the index's summary; its terms are added under the returned
+    /// [`TermSource`].
+    pub fn add_source(&mut self, description: impl Into<String>) -> TermSource {
         self.sources.push(description.into());
+        TermSource(self.sources.len() as u32 - 1)
+    }
+
+    /// Changes the description of a source once its terms are counted.
+    pub fn describe_source(&mut self, source: TermSource, description: impl Into<String>) {
+        self.sources[source.0 as usize] = description.into();
     }
 
     fn concept_index(&mut self, id: &str) -> u32 {
@@ -275,38 +328,116 @@ impl IndexBuilder {
             semantic_tag: String::new(),
         });
         self.surfaces.push(HashMap::new());
+        self.preferred_in_language.push(false);
         self.concept_ids.insert(id.to_string(), i);
         i
     }
 
-    /// Describes a concept: its preferred term and semantic tag (from a terminology release).
-    pub fn describe_concept(&mut self, id: &str, preferred: &str, semantic_tag: &str) {
+    /// Describes a concept: its preferred term in `language` (where known) and its semantic
+    /// tag, from a terminology release. A preferred term in the index's language replaces
+    /// one in another; otherwise the first one given stays.
+    pub fn describe_concept(
+        &mut self,
+        id: &str,
+        preferred: &str,
+        language: Option<&str>,
+        semantic_tag: &str,
+    ) {
         let i = self.concept_index(id) as usize;
-        if !preferred.is_empty() {
+        let in_language = language.is_some_and(|l| {
+            let primary = l.split(['-', '_']).next().unwrap_or(l);
+            primary.eq_ignore_ascii_case(&self.language)
+        });
+        let empty = self.concepts[i].preferred.is_empty();
+        if !preferred.is_empty() && (empty || (in_language && !self.preferred_in_language[i])) {
             self.concepts[i].preferred = preferred.to_string();
+            self.preferred_in_language[i] = in_language;
         }
         if !semantic_tag.is_empty() {
             self.concepts[i].semantic_tag = semantic_tag.to_string();
         }
     }
 
-    /// Adds `count` sightings of `term` naming `concept_id`. Terms that normalise to nothing
-    /// (only punctuation) are skipped.
-    pub fn add_term(&mut self, term: &str, concept_id: &str, count: u32) {
+    /// Adds `count` sightings of `term` naming `concept_id`, from `source` (a terminology).
+    /// Terms that normalise to nothing (only punctuation) are skipped.
+    pub fn add_term(&mut self, term: &str, concept_id: &str, count: u32, source: TermSource) {
+        self.add(term, concept_id, count, source, false);
+    }
+
+    /// Adds `count` annotated mentions `mention` of `concept_id`, from `source` (a corpus in
+    /// the index's language): a term, and a candidate for the concept's preferred term where
+    /// no terminology gives one in the index's language.
+    pub fn add_mention(&mut self, mention: &str, concept_id: &str, count: u32, source: TermSource) {
+        self.add(mention, concept_id, count, source, true);
+    }
+
+    fn add(&mut self, term: &str, concept_id: &str, count: u32, source: TermSource, mention: bool) {
         let key = normalize_term(term);
         if key.is_empty() || concept_id.is_empty() || count == 0 {
             return;
         }
         let concept = self.concept_index(concept_id);
-        *self.surfaces[concept as usize]
-            .entry(term.trim().to_string())
-            .or_default() += count;
-        *self
+        if mention {
+            *self.surfaces[concept as usize]
+                .entry(term.trim().to_string())
+                .or_default() += count;
+        }
+        let posting = self
             .terms
             .entry(key)
             .or_default()
             .entry(concept)
-            .or_default() += count;
+            .or_default();
+        posting.0 += count;
+        posting.1 |= source.bit();
+    }
+
+    /// Adds everything an index holds, its sources, concepts, terms and abbreviations, as if
+    /// built here: a user's terminology merges with a shipped index this way.
+    pub fn add_index(&mut self, index: &ConceptIndex) {
+        let sources: Vec<TermSource> = index
+            .summary
+            .sources
+            .iter()
+            .map(|description| self.add_source(description.clone()))
+            .collect();
+        let concepts: Vec<u32> = index
+            .tables
+            .concepts
+            .iter()
+            .map(|concept| {
+                self.describe_concept(&concept.id, &concept.preferred, None, &concept.semantic_tag);
+                self.concept_index(&concept.id)
+            })
+            .collect();
+        for (term, postings) in index.terms() {
+            for posting in postings {
+                let sources = sources
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| posting.sources & TermSource(i as u32).bit() != 0)
+                    .fold(0, |mask, (_, source)| mask | source.bit());
+                let counts = self
+                    .terms
+                    .entry(term.clone())
+                    .or_default()
+                    .entry(concepts[posting.concept as usize])
+                    .or_default();
+                counts.0 += posting.count;
+                counts.1 |= sources;
+            }
+        }
+        for (short, longs) in &index.tables.abbreviations {
+            // The file keeps the expansions' order, not their counts.
+            for (rank, long) in longs.iter().enumerate() {
+                self.add_abbreviation(short, long, (longs.len() - rank) as u32);
+            }
+        }
+    }
+
+    /// Whether `term` is already a term of some concept (normalised before looking).
+    pub fn has_term(&self, term: &str) -> bool {
+        self.terms.contains_key(&normalize_term(term))
     }
 
     /// Adds `count` sightings of `short` as an abbreviation of `long`.
@@ -331,14 +462,21 @@ impl IndexBuilder {
             sources,
             mut concepts,
             surfaces,
+            preferred_in_language,
             terms,
             abbreviations,
             matcher,
             entity_types,
             ..
         } = self;
-        for (concept, surfaces) in concepts.iter_mut().zip(&surfaces) {
-            if concept.preferred.is_empty() {
+        // A terminology's preferred term in another language (GPS's English) gives way to the
+        // corpus's most frequent mention.
+        for ((concept, surfaces), in_language) in concepts
+            .iter_mut()
+            .zip(&surfaces)
+            .zip(preferred_in_language)
+        {
+            if !in_language {
                 if let Some((surface, _)) = surfaces
                     .iter()
                     .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
@@ -352,7 +490,11 @@ impl IndexBuilder {
         for (i, (term, concepts)) in terms.iter().enumerate() {
             let mut list: Vec<Posting> = concepts
                 .iter()
-                .map(|(&concept, &count)| Posting { concept, count })
+                .map(|(&concept, &(count, sources))| Posting {
+                    concept,
+                    count,
+                    sources,
+                })
                 .collect();
             list.sort_by(|a, b| b.count.cmp(&a.count).then(a.concept.cmp(&b.concept)));
             postings.push(list);
@@ -409,22 +551,31 @@ mod tests {
 
     fn small_index() -> ConceptIndex {
         let mut builder = IndexBuilder::new("es");
-        builder.add_source("test");
-        builder.add_term("Ácido fólico", "63718003", 3);
-        builder.add_term("acido folico", "63718003", 1);
-        builder.add_term("folato", "63718003", 1);
-        builder.add_term("hemoglobina", "38082009", 5);
-        builder.add_term("hemoglobina", "<null>", 1);
+        let corpus = builder.add_source("test corpus");
+        let terminology = builder.add_source("test terminology");
+        builder.add_mention("Ácido fólico", "63718003", 3, corpus);
+        builder.add_term("acido folico", "63718003", 1, terminology);
+        builder.add_term("folato", "63718003", 1, terminology);
+        builder.add_mention("hemoglobina", "38082009", 5, corpus);
+        builder.add_mention("hemoglobina", "<null>", 1, corpus);
+        builder.add_term("Iron", "3829006", 1, terminology);
+        builder.describe_concept("3829006", "Iron", Some("en"), "substance");
+        builder.add_mention("hierro", "3829006", 2, corpus);
         builder.add_abbreviation("Hb", "hemoglobina", 4);
         builder.add_abbreviation("XYZ", "nothing indexed", 4);
-        builder.describe_concept("38082009", "hemoglobina", "substance");
+        builder.describe_concept("38082009", "hemoglobin", Some("en"), "substance");
+        builder.describe_concept("38082009", "hemoglobina", Some("es"), "");
+        builder.describe_concept("38082009", "haemoglobin", Some("en-GB"), "");
         builder.build().unwrap()
     }
 
     #[test]
     fn builds_looks_up_and_round_trips() {
         let index = small_index();
-        assert_eq!(index.summary().terms, 3);
+        assert_eq!(index.summary().terms, 5);
+        // An English preferred term gives way to the corpus's Spanish mention.
+        let iron = index.lookup("iron").unwrap()[0];
+        assert_eq!(index.concept(iron).preferred, "hierro");
         assert_eq!(index.summary().abbreviations, 1);
         let postings = index.lookup("acido folico").unwrap();
         assert_eq!(postings.len(), 1);
@@ -432,8 +583,15 @@ mod tests {
         let concept = index.concept(postings[0]);
         assert_eq!(concept.id, "63718003");
         assert_eq!(concept.preferred, "Ácido fólico");
+        assert_eq!(
+            index.source_names(postings[0].sources),
+            ["test corpus", "test terminology"]
+        );
         let hemoglobin = index.lookup("hemoglobina").unwrap();
         assert_eq!(index.concept(hemoglobin[0]).id, "38082009");
+        assert_eq!(index.source_names(hemoglobin[0].sources), ["test corpus"]);
+        // The Spanish preferred term wins over English ones, given before or after it.
+        assert_eq!(index.concept(hemoglobin[0]).preferred, "hemoglobina");
         assert_eq!(index.concept(hemoglobin[0]).semantic_tag, "substance");
         assert_eq!(index.expansions("hb"), ["hemoglobina"]);
         assert_eq!(index.short_forms("hemoglobina"), ["hb"]);
@@ -447,7 +605,67 @@ mod tests {
 
         let again = ConceptIndex::from_bytes(&index.to_bytes()).unwrap();
         assert_eq!(again.summary(), index.summary());
-        assert_eq!(again.terms().len(), 3);
+        assert_eq!(again.terms().len(), 5);
+    }
+
+    #[test]
+    fn an_index_merges_into_a_new_one() {
+        let shipped = small_index();
+        let mut builder = IndexBuilder::new("es");
+        builder.add_index(&shipped);
+        let mine = builder.add_source("my terminology");
+        builder.add_term("hemoglobina", "38082009", 2, mine);
+        builder.add_term("ferritina", "7180009", 1, mine);
+        let merged = builder.build().unwrap();
+        assert_eq!(merged.summary().terms, 6);
+        assert_eq!(merged.summary().abbreviations, 1);
+        let hemoglobin = merged.lookup("hemoglobina").unwrap();
+        assert_eq!((hemoglobin[0].count, hemoglobin[1].count), (7, 1));
+        assert_eq!(
+            merged.source_names(hemoglobin[0].sources),
+            ["test corpus", "my terminology"]
+        );
+        assert_eq!(merged.concept(hemoglobin[0]).preferred, "hemoglobina");
+        assert_eq!(merged.concept(hemoglobin[0]).semantic_tag, "substance");
+        let folate = merged.lookup("acido folico").unwrap();
+        assert_eq!(
+            merged.source_names(folate[0].sources),
+            ["test corpus", "test terminology"]
+        );
+        assert_eq!(merged.expansions("hb"), ["hemoglobina"]);
+    }
+
+    #[test]
+    fn postings_of_files_without_sources_still_read() {
+        let old: Vec<Posting> = serde_json::from_str("[[3, 7], [1, 2, 5]]").unwrap();
+        assert_eq!(
+            old[0],
+            Posting {
+                concept: 3,
+                count: 7,
+                sources: 0
+            }
+        );
+        assert_eq!(old[1].sources, 5);
+        assert_eq!(serde_json::to_string(&old[1]).unwrap(), "[1,2,5]");
+    }
+
+    #[test]
+    fn sources_past_the_64th_share_the_last_bit() {
+        let mut builder = IndexBuilder::new("es");
+        let sources: Vec<TermSource> = (0..70)
+            .map(|i| builder.add_source(format!("source {i}")))
+            .collect();
+        builder.add_term("uno", "1", 1, sources[2]);
+        builder.add_term("dos", "2", 1, sources[69]);
+        let index = builder.build().unwrap();
+        assert_eq!(
+            index.source_names(index.lookup("uno").unwrap()[0].sources),
+            ["source 2"]
+        );
+        let last = index.source_names(index.lookup("dos").unwrap()[0].sources);
+        assert_eq!(last.len(), 1 + 69 - 63);
+        assert_eq!(last[0], "source 63");
     }
 
     #[test]

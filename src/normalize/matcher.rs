@@ -1,6 +1,8 @@
 //! Looking a mention up in a [`ConceptIndex`], in stages that stop at the first that finds
-//! anything: exact, abbreviation expansion, Levenshtein automaton search, fuzzy similarity.
+//! anything: exact, abbreviation expansion, cross-lingual spelling rules, Levenshtein
+//! automaton search, fuzzy similarity.
 
+use super::crosslingual::cross_lingual_form;
 use super::{normalize_term, Concept, ConceptIndex, Posting};
 use crate::document::Document;
 use levenshtein_automata::LevenshteinAutomatonBuilder;
@@ -15,27 +17,39 @@ pub enum Stage {
     Exact,
     /// The mention is a known abbreviation of an indexed term, or the long form of one.
     Abbreviation,
+    /// An indexed term in another language that the same spelling rules turn into the same
+    /// form: drug names that are international nonproprietary names (`metilfenidato`,
+    /// `methylphenidate`; `cloruro sódico`, `sodium chloride`).
+    CrossLingual,
     /// An indexed term within one or two edits (by length), found by a Levenshtein automaton
     /// over the fst, that differs only in word endings (`corticoides`, `corticoide`).
     Levenshtein,
     /// The most similar indexed term, words in any order, above a threshold.
     Fuzzy,
+    /// Nothing matched the mention itself, but the document pairs it by a parenthesis with
+    /// one that did, and it takes that one's concept: the brand names and abbreviations a
+    /// case report defines (`tacrolimus (Prograf®)`, `hormona paratiroidea intacta (iPTH)`).
+    Document,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Exact,
         Stage::Abbreviation,
+        Stage::CrossLingual,
         Stage::Levenshtein,
         Stage::Fuzzy,
+        Stage::Document,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             Stage::Exact => "exact",
             Stage::Abbreviation => "abbreviation",
+            Stage::CrossLingual => "crosslingual",
             Stage::Levenshtein => "levenshtein",
             Stage::Fuzzy => "fuzzy",
+            Stage::Document => "document",
         }
     }
 }
@@ -50,6 +64,9 @@ pub struct Candidate<'a> {
     pub stage: Stage,
     /// The indexed term that matched (normalised).
     pub term: String,
+    /// The sources of that term's pairing with the concept
+    /// ([`ConceptIndex::source_names`]).
+    pub sources: u64,
 }
 
 /// The matcher's settings, chosen on the PharmaCoNER dev set (see models/README.md).
@@ -63,6 +80,13 @@ pub struct MatcherConfig {
     /// fuzzy stage accepts; above 1 turns the stage off.
     pub fuzzy_threshold: f64,
     pub max_candidates: usize,
+    /// Shortest key, in characters, that the cross-lingual stage looks up.
+    #[serde(default = "default_cross_lingual_from")]
+    pub cross_lingual_from: usize,
+}
+
+fn default_cross_lingual_from() -> usize {
+    MatcherConfig::default().cross_lingual_from
 }
 
 impl Default for MatcherConfig {
@@ -70,8 +94,9 @@ impl Default for MatcherConfig {
         MatcherConfig {
             distance_one_from: 5,
             distance_two_from: 10,
-            fuzzy_threshold: 0.8,
+            fuzzy_threshold: 0.85,
             max_candidates: 5,
+            cross_lingual_from: 5,
         }
     }
 }
@@ -92,13 +117,15 @@ pub struct Matcher {
     terms: Vec<(String, String)>,
     /// Term without spaces → the terms that give it (`cd15` for `cd 15`, `igg` for `ig g`).
     compact: HashMap<String, Vec<u32>>,
+    /// [`cross_lingual_form`] of a term → the terms that give it.
+    cross_lingual: HashMap<String, Vec<u32>>,
     /// Trigram of a token-sorted term → the terms that contain it.
     trigrams: HashMap<Trigram, Vec<u32>>,
 }
 
 /// Words that name rather than describe: with a digit, or of three characters or fewer
 /// (`B12`, `VIII`, `CD`, `Ig`, `G`). One of them changed is another concept.
-fn is_identifier(word: &str) -> bool {
+pub(super) fn is_identifier(word: &str) -> bool {
     word.chars().count() <= 3 || word.chars().any(|c| c.is_ascii_digit())
 }
 
@@ -130,6 +157,15 @@ fn inflection_of(key: &str, term: &str) -> bool {
             let longer = a.chars().count().max(b.chars().count());
             shared + 3 >= longer
         })
+}
+
+/// Whether the text between two mentions makes the second a parenthesis after the first:
+/// one `(`, otherwise only spaces and `®`.
+fn parenthesis_pairs(between: &str) -> bool {
+    between.matches('(').count() == 1
+        && between
+            .chars()
+            .all(|c| c == '(' || c == '®' || c.is_whitespace())
 }
 
 /// The words of a key in sorted order, so `acido folico` and `folico acido` meet.
@@ -169,9 +205,14 @@ impl Matcher {
             .collect();
         let mut table: HashMap<Trigram, Vec<u32>> = HashMap::new();
         let mut compact: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut cross_lingual: HashMap<String, Vec<u32>> = HashMap::new();
         for (i, (term, sorted)) in terms.iter().enumerate() {
             compact
                 .entry(term.replace(' ', ""))
+                .or_default()
+                .push(i as u32);
+            cross_lingual
+                .entry(cross_lingual_form(term))
                 .or_default()
                 .push(i as u32);
             for gram in trigrams(sorted) {
@@ -187,6 +228,7 @@ impl Matcher {
             ],
             terms,
             compact,
+            cross_lingual,
             trigrams: table,
         }
     }
@@ -211,15 +253,7 @@ impl Matcher {
         }
         // Exact but for spaces, which punctuation leaves behind: `CD-15` meets `CD15`.
         if let Some(terms) = self.compact.get(&key.replace(' ', "")) {
-            let terms = terms.iter().map(|&i| {
-                let term = &self.terms[i as usize].0;
-                (
-                    term.clone(),
-                    self.index.lookup(term).expect("an indexed term"),
-                    1.0,
-                )
-            });
-            return self.ranked(terms.collect(), Stage::Exact);
+            return self.ranked(self.matches(terms, 1.0), Stage::Exact);
         }
 
         let related = self.index.expansions(&key).iter();
@@ -229,6 +263,12 @@ impl Matcher {
             .collect();
         if !expanded.is_empty() {
             return self.ranked(expanded, Stage::Abbreviation);
+        }
+
+        if key.chars().count() >= self.config.cross_lingual_from {
+            if let Some(terms) = self.cross_lingual.get(&cross_lingual_form(&key)) {
+                return self.ranked(self.matches(terms, 1.0), Stage::CrossLingual);
+            }
         }
 
         let length = key.chars().count();
@@ -273,15 +313,70 @@ impl Matcher {
         types.is_empty() || types.iter().any(|t| t == label)
     }
 
-    /// Gives each entity of the index's entity types the concept of its mention (replacing
-    /// whatever concepts it had); entities of other types keep theirs.
+    /// Gives each entity of the index's entity types the concept of its mention, read in
+    /// its document (replacing whatever concepts it had); entities of other types keep theirs.
     pub fn annotate(&self, document: &mut Document) {
-        for entity in &mut document.entities {
+        let best: Vec<Option<String>> = self
+            .document_candidates(document)
+            .into_iter()
+            .map(|c| c.map(|c| c.concept.id.clone()))
+            .collect();
+        for (entity, best) in document.entities.iter_mut().zip(best) {
             if self.applies_to(&entity.label) {
-                let mention = &document.text[entity.start..entity.end];
-                entity.concepts = self.concept_ids(mention);
+                entity.concepts = best.into_iter().collect();
             }
         }
+    }
+
+    /// The best candidate for each entity of `document`, in its order: `None` for entities
+    /// of types the index is not for, and where nothing matched. Each mention is looked up
+    /// on its own; then one that found nothing takes the concept of a mention the text
+    /// pairs it with by a parenthesis, `A (B` or `A® (B`, in either direction
+    /// ([`Stage::Document`]), and so do the other mentions of the document with its text.
+    pub fn document_candidates(&self, document: &Document) -> Vec<Option<Candidate<'_>>> {
+        let entities = &document.entities;
+        let mut best: Vec<Option<Candidate<'_>>> = entities
+            .iter()
+            .map(|e| {
+                self.applies_to(&e.label)
+                    .then(|| self.candidates(document.mention(e)).into_iter().next())
+                    .flatten()
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..entities.len())
+            .filter(|&i| self.applies_to(&entities[i].label))
+            .collect();
+        order.sort_by_key(|&i| (entities[i].start, entities[i].end));
+        let mut learnt: HashMap<String, Candidate<'_>> = HashMap::new();
+        for pair in order.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let between = document.text.get(entities[a].end..entities[b].start);
+            if !between.is_some_and(parenthesis_pairs) {
+                continue;
+            }
+            let (known, unknown) = match (&best[a], &best[b]) {
+                (Some(_), None) => (a, b),
+                (None, Some(_)) => (b, a),
+                _ => continue,
+            };
+            let mut taken = best[known].clone().expect("matched");
+            taken.stage = Stage::Document;
+            learnt.insert(
+                normalize_term(document.mention(&entities[unknown])),
+                taken.clone(),
+            );
+            best[unknown] = Some(taken);
+        }
+        if !learnt.is_empty() {
+            for &i in &order {
+                if best[i].is_none() {
+                    best[i] = learnt
+                        .get(&normalize_term(document.mention(&entities[i])))
+                        .cloned();
+                }
+            }
+        }
+        best
     }
 
     fn fuzzy(&self, key: &str) -> Vec<Candidate<'_>> {
@@ -320,6 +415,18 @@ impl Matcher {
         }
     }
 
+    /// The given terms with their postings, each matched with `similarity`.
+    fn matches(&self, terms: &[u32], similarity: f32) -> Vec<(String, &[Posting], f32)> {
+        terms
+            .iter()
+            .map(|&i| {
+                let term = &self.terms[i as usize].0;
+                let postings = self.index.lookup(term).expect("an indexed term");
+                (term.clone(), postings, similarity)
+            })
+            .collect()
+    }
+
     /// Candidates from matched terms, each concept once at its best score.
     fn ranked(&self, matches: Vec<(String, &[Posting], f32)>, stage: Stage) -> Vec<Candidate<'_>> {
         let mut candidates: Vec<Candidate<'_>> = Vec::new();
@@ -333,12 +440,14 @@ impl Matcher {
                     Some(known) => {
                         known.score = score;
                         known.term = term.clone();
+                        known.sources = posting.sources;
                     }
                     None => candidates.push(Candidate {
                         concept,
                         score,
                         stage,
                         term: term.clone(),
+                        sources: posting.sources,
                     }),
                 }
             }
@@ -360,12 +469,13 @@ mod tests {
 
     fn matcher() -> Matcher {
         let mut builder = IndexBuilder::new("es");
-        builder.add_term("ácido fólico", "63718003", 4);
-        builder.add_term("hemoglobina", "38082009", 5);
-        builder.add_term("hemoglobina", "<null>", 1);
-        builder.add_term("heparina de bajo peso molecular", "373294004", 2);
-        builder.add_term("corticoide", "79440004", 3);
-        builder.add_term("sulfato ferroso", "387402000", 1);
+        let source = builder.add_source("test");
+        builder.add_mention("ácido fólico", "63718003", 4, source);
+        builder.add_mention("hemoglobina", "38082009", 5, source);
+        builder.add_mention("hemoglobina", "<null>", 1, source);
+        builder.add_mention("heparina de bajo peso molecular", "373294004", 2, source);
+        builder.add_mention("corticoide", "79440004", 3, source);
+        builder.add_mention("sulfato ferroso", "387402000", 1, source);
         builder.add_abbreviation("Hb", "hemoglobina", 3);
         builder.add_abbreviation("HBPM", "heparina de bajo peso molecular", 2);
         Matcher::new(builder.build().unwrap())
@@ -395,24 +505,35 @@ mod tests {
         assert_eq!(best(&matcher, "Hb").unwrap().1, Stage::Abbreviation);
         assert_eq!(best(&matcher, "HBPM").unwrap().0, "373294004");
 
-        let (id, stage, _) = best(&matcher, "corticoides").unwrap();
+        // Plural, word order, English: the same cross-lingual form.
+        for mention in [
+            "corticoides",
+            "ferroso sulfato",
+            "Ferrous sulfate",
+            "folic acid",
+        ] {
+            assert_eq!(
+                best(&matcher, mention).unwrap().1,
+                Stage::CrossLingual,
+                "{mention}"
+            );
+        }
+        let (id, stage, _) = best(&matcher, "corticoidea").unwrap();
         assert_eq!((id.as_str(), stage), ("79440004", Stage::Levenshtein));
         // Keys under five characters get no edits: `hbp` is not a misspelt `hb`.
         assert!(best(&matcher, "hbp").is_none());
 
-        // Words in another order: too far for the automaton, the same after token sorting.
-        let (id, stage, score) = best(&matcher, "ferroso sulfato").unwrap();
-        assert_eq!(
-            (id.as_str(), stage, score),
-            ("387402000", Stage::Fuzzy, 1.0)
-        );
+        // Too far for the automaton, similar enough after token sorting.
+        let (id, stage, score) = best(&matcher, "ferrico sulfato").unwrap();
+        assert_eq!((id.as_str(), stage), ("387402000", Stage::Fuzzy));
+        assert!((0.8..1.0).contains(&score), "{score}");
         let strict = MatcherConfig {
             fuzzy_threshold: 1.01,
             ..MatcherConfig::default()
         };
         let index = ConceptIndex::from_bytes(&matcher.index().to_bytes()).unwrap();
         assert!(Matcher::with_config(index, strict)
-            .candidates("ferroso sulfato")
+            .candidates("ferrico sulfato")
             .is_empty());
         assert!(matcher.candidates("paracetamol").is_empty());
         assert!(matcher.candidates(" ¿? ").is_empty());

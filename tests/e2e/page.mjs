@@ -2,7 +2,8 @@
 // driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
 // the three exports, the CPU backend giving what WebGPU gave, English, a reload that downloads
 // neither the wasm module nor a model again, and one with the server gone (offline, from the
-// caches). It fails on any request to another origin, and
+// caches), and the user's own terminology imported, kept and removed. It fails on any request
+// to another origin, and
 // saves a screenshot to target/e2e/page.png. Prints time-to-first-tag figures as JSON.
 //
 //   node tests/e2e/page.mjs            (CHROMIUM=/usr/bin/chromium by default)
@@ -10,7 +11,8 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { readFile, mkdir } from "node:fs/promises";
+import { copyFile, readFile, mkdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 import { extname, join, normalize, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -83,6 +85,22 @@ async function tagText(text) {
 
 async function saved(download) {
   return readFile(await download.path(), "utf8");
+}
+
+// The RF2 fixture as a release zip, laid out as SNOMED International's are (Python's zipfile,
+// which CI has, since Node has no zip writer).
+async function releaseZip() {
+  const root = join(OUT, "release");
+  const terminology = join(root, "SnomedCT_TEST/Snapshot/Terminology");
+  const language = join(root, "SnomedCT_TEST/Snapshot/Refset/Language");
+  await mkdir(terminology, { recursive: true });
+  await mkdir(language, { recursive: true });
+  const fixtures = join(ROOT, "tests/fixtures/rf2");
+  await copyFile(join(fixtures, "sct2_Description_Snapshot-es_TEST.txt"), join(terminology, "sct2_Description_Snapshot-es_TEST.txt"));
+  await copyFile(join(fixtures, "der2_cRefset_LanguageSnapshot-es_TEST.txt"), join(language, "der2_cRefset_LanguageSnapshot-es_TEST.txt"));
+  const zip = join(OUT, "release-es-test.zip");
+  execFileSync("python3", ["-m", "zipfile", "-c", zip, "SnomedCT_TEST"], { cwd: root });
+  return zip;
 }
 
 const text = await readFile(`${CASE}.txt`, "utf8");
@@ -219,6 +237,46 @@ const seen = requests.length;
 figures.firstTagCachedVisitMs = await revisit();
 const downloadedAgain = requests.slice(seen).filter((path) => path.endsWith(".wasm") || path.includes("/models/"));
 assert.deepEqual(downloadedAgain, [], "downloaded again on a cached visit");
+
+// 4b. The user's own terminology: a FHIR CodeSystem and an RF2 release zip, picked together,
+// built into the index in the worker, kept for later visits, shown with each concept's
+// source, and removed again. The brands in the sentence are in neither the bundled index nor
+// any other fixture.
+const brands = "Se pautó Gelocatil y Nolotil por el dolor.";
+const concepts = (rows) => Object.fromEntries(rows.map((r) => [r[1], r[5]]));
+const sources = (rows) => Object.fromEntries(rows.map((r) => [r[1], r[8]]));
+let brandRows = await tagText(brands);
+assert.deepEqual(concepts(brandRows), { Gelocatil: "—", Nolotil: "—" }, brandRows.join("|"));
+assert.equal(await page.evaluate(() => document.body.dataset.terminology), "bundled");
+assert.match(await page.textContent("#terminology-sources"), /SNOMED CT International Global Patient Set|Global Patient Set/);
+const release = await releaseZip();
+before = await drawn();
+started = Date.now();
+await page.setInputFiles("#terminology-file", [join(ROOT, "tests/fixtures/fhir/CodeSystem-es-test.json"), release]);
+brandRows = await results(before);
+figures.terminologyImportMs = Date.now() - started;
+assert.equal(await page.evaluate(() => document.body.dataset.terminology), "user");
+assert.deepEqual(concepts(brandRows), { Gelocatil: "387517004", Nolotil: "22165008" }, brandRows.join("|"));
+assert.match(sources(brandRows).Gelocatil, /Fármacos de prueba/);
+assert.match(sources(brandRows).Nolotil, /release-es-test\.zip/);
+assert.match(await page.textContent("#terminology-status"), /Your terminology is in use/);
+// Kept: a reload uses it again, without asking.
+await page.reload();
+await waitReady();
+assert.equal(await page.evaluate(() => document.body.dataset.terminology), "user");
+assert.deepEqual(concepts(await tagText(brands)), { Gelocatil: "387517004", Nolotil: "22165008" });
+// A file that is no terminology is refused by name, and the one in use stays.
+before = await drawn();
+await page.setInputFiles("#terminology-file", { name: "notes.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.7") });
+await page.waitForFunction(() => document.body.dataset.state === "error", null, { timeout: 60_000 });
+assert.match(await page.textContent("#status"), /notes\.pdf: neither a SNOMED CT RF2 release/);
+assert.equal(await page.evaluate(() => document.body.dataset.terminology), "user");
+// Removed: back to the bundled index.
+before = await drawn();
+await page.click("#terminology-remove");
+brandRows = await results(before);
+assert.equal(await page.evaluate(() => document.body.dataset.terminology), "bundled");
+assert.deepEqual(concepts(brandRows), { Gelocatil: "—", Nolotil: "—" });
 
 // 5. Third visit with the server gone: everything comes from the caches.
 server.close();
