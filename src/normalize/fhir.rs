@@ -298,6 +298,7 @@ mod tests {
                 "paracetamol",
                 "paracetamol",
                 "acetaminofén",
+                "Gelocatil",
                 "acetaminophen"
             ]
         );

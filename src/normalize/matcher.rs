@@ -159,6 +159,13 @@ fn inflection_of(key: &str, term: &str) -> bool {
         })
 }
 
+/// Whether a mention is written as a name: with a capital or a digit (`Tobrex`, `anti-CCP`).
+fn names(mention: &str) -> bool {
+    mention
+        .chars()
+        .any(|c| c.is_uppercase() || c.is_ascii_digit())
+}
+
 /// Whether the text between two mentions makes the second a parenthesis after the first:
 /// one `(`, otherwise only spaces and `®`.
 fn parenthesis_pairs(between: &str) -> bool {
@@ -331,8 +338,9 @@ impl Matcher {
     /// The best candidate for each entity of `document`, in its order: `None` for entities
     /// of types the index is not for, and where nothing matched. Each mention is looked up
     /// on its own; then one that found nothing takes the concept of a mention the text
-    /// pairs it with by a parenthesis, `A (B` or `A® (B`, in either direction
-    /// ([`Stage::Document`]), and so do the other mentions of the document with its text.
+    /// pairs it with by a parenthesis, `A (B` or `A® (B`, in either direction (inside the
+    /// parenthesis only a name, see [`names`]) ([`Stage::Document`]), and so do the other
+    /// mentions of the document with its text.
     pub fn document_candidates(&self, document: &Document) -> Vec<Option<Candidate<'_>>> {
         let entities = &document.entities;
         let mut best: Vec<Option<Candidate<'_>>> = entities
@@ -355,7 +363,9 @@ impl Matcher {
                 continue;
             }
             let (known, unknown) = match (&best[a], &best[b]) {
-                (Some(_), None) => (a, b),
+                // Inside the parenthesis, a name (`Prograf`, `RBP`), not a lower-case word: in
+                // `corticoides (budesonida)` the parenthesis gives an instance of the class.
+                (Some(_), None) if names(document.mention(&entities[b])) => (a, b),
                 (None, Some(_)) => (b, a),
                 _ => continue,
             };
@@ -465,6 +475,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::Entity;
     use crate::normalize::IndexBuilder;
 
     fn matcher() -> Matcher {
@@ -486,6 +497,56 @@ mod tests {
         candidates
             .first()
             .map(|c| (c.concept.id.clone(), c.stage, c.score))
+    }
+
+    #[test]
+    fn a_document_defines_its_brands_and_abbreviations() {
+        let mut builder = IndexBuilder::new("es");
+        let source = builder.add_source("test");
+        builder.add_mention("tacrolimus", "386975001", 2, source);
+        builder.add_mention("corticoides", "79440004", 2, source);
+        builder.add_mention("gammaglutamiltranspeptidasa", "60153001", 1, source);
+        let matcher = Matcher::new(builder.build().unwrap());
+        let text = "Con tacrolimus (Prograf®) y corticoides (budesonida); GGT (gammaglutamiltranspeptidasa) \
+                    normal. Se retiró Prograf.";
+        let mut document = Document::new("d", text);
+        for mention in ["tacrolimus", "Prograf", "corticoides", "budesonida", "GGT"] {
+            let start = text.find(mention).unwrap();
+            document
+                .entities
+                .push(Entity::new(start, start + mention.len(), "NORMALIZABLES"));
+        }
+        let start = text.find("gammaglutamil").unwrap();
+        document
+            .entities
+            .push(Entity::new(start, start + 27, "PROTEINAS"));
+        let start = text.rfind("Prograf").unwrap();
+        document
+            .entities
+            .push(Entity::new(start, start + 7, "NORMALIZABLES"));
+        let found: Vec<Option<(&str, Stage)>> = matcher
+            .document_candidates(&document)
+            .iter()
+            .map(|c| c.as_ref().map(|c| (c.concept.id.as_str(), c.stage)))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                Some(("386975001", Stage::Exact)),
+                Some(("386975001", Stage::Document)),
+                Some(("79440004", Stage::Exact)),
+                // An instance of a class, not a name for it.
+                None,
+                // The abbreviation before the long form it stands for.
+                Some(("60153001", Stage::Document)),
+                Some(("60153001", Stage::Exact)),
+                // Elsewhere in the document, the same brand.
+                Some(("386975001", Stage::Document)),
+            ]
+        );
+        matcher.annotate(&mut document);
+        assert_eq!(document.entities[1].concepts, ["386975001"]);
+        assert!(document.entities[3].concepts.is_empty());
     }
 
     #[test]
