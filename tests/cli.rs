@@ -497,30 +497,27 @@ fn builds_a_concept_index_scores_it_on_gold_mentions_and_attaches_concepts() {
     assert!(error.contains("truncated or damaged"), "{error}");
 }
 
+/// `index build` with `build` (and `-o`), then `index lookup` of `mentions` in what it built.
+fn build_and_look_up(index: &Path, build: &[&str], mentions: &[&str]) -> String {
+    ok(&[&["index", "build"], build, &["-o", path(index)]].concat());
+    ok(&[&["index", "lookup", "-i", path(index)], mentions].concat())
+}
+
 #[test]
 fn builds_a_concept_index_from_snomed_ct_release_files() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("rf2.idx");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rf2");
-    ok(&[
-        "index",
-        "build",
-        "--rf2",
-        path(&fixtures.join("sct2_Description_Snapshot-es_TEST.txt")),
-        "--rf2",
-        path(&fixtures.join("der2_cRefset_LanguageSnapshot-es_TEST.txt")),
-        "-o",
-        path(&index),
-    ]);
-    let found = ok(&[
-        "index",
-        "lookup",
-        "-i",
-        path(&index),
-        "Acetaminofén",
-        "ibuprofenos",
-        "acetaminophen",
-    ]);
+    let found = build_and_look_up(
+        &index,
+        &[
+            "--rf2",
+            path(&fixtures.join("sct2_Description_Snapshot-es_TEST.txt")),
+            "--rf2",
+            path(&fixtures.join("der2_cRefset_LanguageSnapshot-es_TEST.txt")),
+        ],
+        &["Acetaminofén", "ibuprofenos", "acetaminophen"],
+    );
     let lines: Vec<&str> = found.lines().collect();
     assert!(
         lines[1].contains("387517004") && lines[1].contains("paracetamol"),
@@ -546,27 +543,18 @@ fn adds_a_fhir_terminology_to_a_shipped_index() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("merged.idx");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fhir");
-    ok(&[
-        "index",
-        "build",
-        "--base",
-        "models/snomed-es.idx",
-        "--fhir",
-        path(&fixtures.join("ValueSet-expansion-test.json")),
-        "--semantic-tags",
-        "substance",
-        "-o",
-        path(&index),
-    ]);
-    let found = ok(&[
-        "index",
-        "lookup",
-        "-i",
-        path(&index),
-        "Humira",
-        "hierro",
-        "artritis reumatoide",
-    ]);
+    let found = build_and_look_up(
+        &index,
+        &[
+            "--base",
+            "models/snomed-es.idx",
+            "--fhir",
+            path(&fixtures.join("ValueSet-expansion-test.json")),
+            "--semantic-tags",
+            "substance",
+        ],
+        &["Humira", "hierro", "artritis reumatoide"],
+    );
     let lines: Vec<&str> = found.lines().collect();
     assert!(
         lines[1].contains("407317001") && lines[1].contains("clinitag-test-expansion"),

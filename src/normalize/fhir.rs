@@ -271,8 +271,9 @@ mod tests {
     use super::*;
     use crate::normalize::{Matcher, Stage};
 
-    const CODE_SYSTEM: &str = include_str!("../../tests/fixtures/fhir/CodeSystem-es-test.json");
-    const VALUE_SET: &str = include_str!("../../tests/fixtures/fhir/ValueSet-expansion-test.json");
+    use crate::normalize::fixtures::{
+        FHIR_CODE_SYSTEM as CODE_SYSTEM, FHIR_VALUE_SET as VALUE_SET,
+    };
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()

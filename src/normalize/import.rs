@@ -125,12 +125,9 @@ fn text<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DESCRIPTIONS: &str =
-        include_str!("../../tests/fixtures/rf2/sct2_Description_Snapshot-es_TEST.txt");
-    const LANGUAGE: &str =
-        include_str!("../../tests/fixtures/rf2/der2_cRefset_LanguageSnapshot-es_TEST.txt");
-    const VALUE_SET: &str = include_str!("../../tests/fixtures/fhir/ValueSet-expansion-test.json");
+    use crate::normalize::fixtures::{
+        FHIR_VALUE_SET as VALUE_SET, RF2_DESCRIPTIONS as DESCRIPTIONS, RF2_LANGUAGE as LANGUAGE,
+    };
 
     #[test]
     fn files_are_told_apart_and_merge_into_one_index() {

@@ -76,6 +76,20 @@ impl TermSelection {
     }
 }
 
+/// The hand-made terminology files of `tests/fixtures` (see their READMEs), for this module's
+/// tests.
+#[cfg(test)]
+mod fixtures {
+    pub const RF2_DESCRIPTIONS: &str =
+        include_str!("../../tests/fixtures/rf2/sct2_Description_Snapshot-es_TEST.txt");
+    pub const RF2_LANGUAGE: &str =
+        include_str!("../../tests/fixtures/rf2/der2_cRefset_LanguageSnapshot-es_TEST.txt");
+    pub const FHIR_CODE_SYSTEM: &str =
+        include_str!("../../tests/fixtures/fhir/CodeSystem-es-test.json");
+    pub const FHIR_VALUE_SET: &str =
+        include_str!("../../tests/fixtures/fhir/ValueSet-expansion-test.json");
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize_term;

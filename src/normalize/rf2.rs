@@ -255,12 +255,8 @@ pub fn add_release(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::fixtures::{RF2_DESCRIPTIONS as DESCRIPTIONS, RF2_LANGUAGE as LANGUAGE};
     use crate::normalize::{Matcher, Stage};
-
-    const DESCRIPTIONS: &str =
-        include_str!("../../tests/fixtures/rf2/sct2_Description_Snapshot-es_TEST.txt");
-    const LANGUAGE: &str =
-        include_str!("../../tests/fixtures/rf2/der2_cRefset_LanguageSnapshot-es_TEST.txt");
 
     #[test]
     fn reads_a_release_into_an_index() {
