@@ -13,5 +13,5 @@ python3 bench/terminology.py ../shared/data/snomed-gps/ValueSet-snomed-intl-gps.
 start=$(date +%s%N)
 target/release/clinitag index build --base models/snomed-es.idx --fhir "$out/terminology.json" -o "$out/terminology.idx"
 echo "native index build: $((($(date +%s%N) - start) / 1000000)) ms"
-[[ -d bench/browser/node_modules/playwright-core ]] || npm ci --prefix bench/browser --no-audit --no-fund
+[[ -d bench/browser/node_modules/playwright-core ]] || npm ci --prefix bench/browser --no-audit --no-fund --ignore-scripts
 node bench/browser/terminology.mjs "$out/terminology.json"
