@@ -201,6 +201,9 @@ async function tag() {
   }
 }
 
+// A source as the index describes it, "name: what it added", shortened to its name.
+const sourceName = (source) => source.split(": ")[0];
+
 function typeClass(label) {
   let i = state.labels.indexOf(label);
   if (i < 0) i = state.labels.push(label) - 1;
@@ -271,7 +274,7 @@ function draw() {
       const cells = [
         TYPE_NAMES[e.type] ?? e.type, e.text, e.start, e.end, e.score.toFixed(3),
         e.concept?.id ?? "—", e.concept?.preferred ?? "", e.concept ? `${e.concept.stage} (${e.concept.score.toFixed(2)})` : "",
-        e.concept?.sources.join("; ") ?? "",
+        e.concept?.sources.map(sourceName).join("; ") ?? "",
       ];
       row.replaceChildren(...cells.map((value) => Object.assign(document.createElement("td"), { textContent: value })));
       return row;

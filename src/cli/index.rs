@@ -197,9 +197,10 @@ fn build(args: BuildArgs) -> Result<()> {
         builder.describe_source(
             source,
             format!(
-                "{pairs} annotated mention-concept pairs from {} ({} documents)",
-                dir.display(),
-                annotations.len()
+                "{} annotations: {pairs} mention-concept pairs ({} documents) from {}",
+                short_name(dir),
+                annotations.len(),
+                dir.display()
             ),
         );
     }
@@ -245,7 +246,8 @@ fn build(args: BuildArgs) -> Result<()> {
             }
         }
         builder.add_source(format!(
-            "{pairs} abbreviation definitions and {brands} brand names found in {}",
+            "{} abbreviations: {pairs} definitions and {brands} brand names found in {}",
+            short_name(path),
             path.display()
         ));
     }
@@ -263,6 +265,19 @@ fn build(args: BuildArgs) -> Result<()> {
         bytes.len()
     );
     Ok(())
+}
+
+/// A source's name as the page shows it: the last two parts of its path
+/// (`pharmaconer/train`, `spanish-clinical-text/cases.txt.gz`).
+fn short_name(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    parts[parts.len().saturating_sub(2)..].join("/")
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

@@ -5,7 +5,8 @@
 use super::{fhir, rf2, IndexBuilder, TermSelection, TermSource};
 use crate::error::{Error, Result};
 
-/// Terminology files being added to an index.
+/// Terminology files being added to an index. Each becomes a source described as `name:
+/// what it added`, the name first so that a page can show it alone.
 pub struct TerminologyImport {
     builder: IndexBuilder,
     selection: TermSelection,
@@ -54,7 +55,7 @@ impl TerminologyImport {
         let mut release = rf2::Release::default();
         release.read_zip(bytes, name)?;
         let source = self.builder.add_source(name);
-        Ok(self.add_release(source, &release))
+        Ok(self.add_release(source, &release, base_name(name)))
     }
 
     /// Reads one RF2 release file; every file given this way makes one release.
@@ -83,12 +84,14 @@ impl TerminologyImport {
         Ok(description)
     }
 
-    fn add_release(&mut self, source: TermSource, release: &rf2::Release) -> String {
+    /// Adds a release as `source`, described as `name: what it added`.
+    fn add_release(&mut self, source: TermSource, release: &rf2::Release, name: &str) -> String {
         let added = rf2::add_release(&mut self.builder, release, &self.selection, source);
+        let files: Vec<&str> = release.files.iter().map(|f| base_name(f)).collect();
         let description = format!(
-            "{added} SNOMED CT descriptions ({}) from {}",
+            "{name}: {added} SNOMED CT descriptions ({}) from {}",
             self.selection.languages.join(", "),
-            release.files.join(", ")
+            files.join(", ")
         );
         self.builder.describe_source(source, description.clone());
         description
@@ -104,10 +107,15 @@ impl TerminologyImport {
                     release.files.join(", ")
                 )));
             }
-            self.add_release(source, &release);
+            self.add_release(source, &release, "SNOMED CT RF2");
         }
         Ok(self.builder)
     }
+}
+
+/// A file's name without its folders (those of a zip's entries too).
+fn base_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
 fn text<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a str> {
