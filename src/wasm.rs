@@ -127,13 +127,18 @@ impl LoadOptions {
                 }
             }
         }
-        serde_wasm_bindgen::from_value(value).map_err(|e| {
-            // Its errors are JavaScript errors, whose text starts with "Error: ".
-            let message = e.to_string();
-            let message = message.trim_start_matches("Error: ");
-            js_error(format!("bad options: {message}"))
-        })
+        serde_wasm_bindgen::from_value(value).map_err(bad_options)
     }
+}
+
+/// An options object that does not deserialise, said as "bad options: …".
+fn bad_options(error: serde_wasm_bindgen::Error) -> JsError {
+    // Its errors are JavaScript errors, whose text starts with "Error: ".
+    let message = error.to_string();
+    js_error(format!(
+        "bad options: {}",
+        message.trim_start_matches("Error: ")
+    ))
 }
 
 #[derive(Serialize)]
@@ -388,13 +393,7 @@ impl IndexImport {
         let options: WebImportOptions = if options.is_undefined() || options.is_null() {
             WebImportOptions::default()
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| {
-                let message = e.to_string();
-                js_error(format!(
-                    "bad options: {}",
-                    message.trim_start_matches("Error: ")
-                ))
-            })?
+            serde_wasm_bindgen::from_value(options).map_err(bad_options)?
         };
         let base = match base {
             Some(bytes) => Some(ConceptIndex::from_bytes(&bytes).map_err(js_error)?),

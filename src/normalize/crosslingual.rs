@@ -132,7 +132,7 @@ fn spelt_out_greek(word: &str) -> String {
 /// `s` (`estreptomicina`, `streptomycin`), the endings `-uro`/`-ide`, `-oso`/`-ous` and
 /// `-io`/`-ium` aligned, a plural `s` after a vowel dropped (before those), then a final vowel
 /// (`-ina`/`-ine`, `-ato`/`-ate`, `-ona`/`-one`, `-ico`/`-ic`).
-pub(super) fn cross_lingual_word(word: &str) -> String {
+fn cross_lingual_word(word: &str) -> String {
     let mut word = word.to_string();
     let plural = word.ends_with('s') && !word.ends_with("ous");
     if word.len() > 5 && plural && word[..word.len() - 1].ends_with(is_vowel) {

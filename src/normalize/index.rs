@@ -344,10 +344,8 @@ impl IndexBuilder {
         semantic_tag: &str,
     ) {
         let i = self.concept_index(id) as usize;
-        let in_language = language.is_some_and(|l| {
-            let primary = l.split(['-', '_']).next().unwrap_or(l);
-            primary.eq_ignore_ascii_case(&self.language)
-        });
+        let in_language = language
+            .is_some_and(|l| super::primary_language(l).eq_ignore_ascii_case(&self.language));
         let empty = self.concepts[i].preferred.is_empty();
         if !preferred.is_empty() && (empty || (in_language && !self.preferred_in_language[i])) {
             self.concepts[i].preferred = preferred.to_string();

@@ -43,6 +43,11 @@ pub fn normalize_term(text: &str) -> String {
     key
 }
 
+/// The primary subtag of a language tag: `en` of `en-US`, `es` of `es_ES`.
+pub(crate) fn primary_language(tag: &str) -> &str {
+    tag.split(['-', '_']).next().unwrap_or(tag)
+}
+
 /// Which concepts and terms of an imported terminology (RF2, FHIR) go into an index.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TermSelection {
@@ -67,7 +72,7 @@ impl TermSelection {
         let Some(language) = language else {
             return true;
         };
-        let primary = language.split(['-', '_']).next().unwrap_or(language);
+        let primary = primary_language(language);
         self.languages.is_empty()
             || self
                 .languages
