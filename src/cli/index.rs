@@ -6,8 +6,8 @@ use clinitag::eval::pharmaconer::{score_indexing, MissingDocuments};
 use clinitag::formats::brat::{self, BratEntity};
 use clinitag::formats::corpus::{files_with_extension, read_ann_dir, read_to_string, read_tsv_dir};
 use clinitag::normalize::{
-    find_abbreviations, find_brand_names, ConceptIndex, IndexBuilder, Matcher, MatcherConfig,
-    Stage, TermSelection, TerminologyImport,
+    find_abbreviations, find_brand_names, Candidate, ConceptIndex, IndexBuilder, Matcher,
+    MatcherConfig, Stage, TermSelection, TerminologyImport,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -112,6 +112,9 @@ struct EvalArgs {
     /// Entity types whose mentions are looked up [default: the index's].
     #[arg(long, value_delimiter = ',')]
     types: Vec<String>,
+    /// Also list, per document, the gold concepts no mention found and the wrong answers.
+    #[arg(long)]
+    misses: bool,
     #[command(flatten)]
     matcher: MatcherArgs,
 }
@@ -328,14 +331,19 @@ fn eval(args: EvalArgs) -> Result<()> {
         let start = Instant::now();
         let best = matcher.document_candidates(&document);
         elapsed += start.elapsed();
+        let mut answers = Vec::new();
         for (entity, best) in document.entities.iter().zip(best) {
             lookups += 1;
             let entry = stages.entry(best.as_ref().map(|c| c.stage)).or_default();
             entry.0 += 1;
-            if let Some(best) = best {
+            if let Some(best) = &best {
                 entry.1 += usize::from(entity.concepts.contains(&best.concept.id));
                 codes.push(best.concept.id.clone());
             }
+            answers.push(best);
+        }
+        if args.misses {
+            print_misses(id, &document, &answers);
         }
     }
     let report = score_indexing(&gold_tsv, &gold_ann, &predicted, MissingDocuments::Error)?;
@@ -357,6 +365,46 @@ fn eval(args: EvalArgs) -> Result<()> {
         elapsed.as_secs_f64() * 1e6 / f64::from(lookups.max(1))
     );
     Ok(())
+}
+
+/// One line per gold concept of the document that no mention's answer gave (`miss`), and per
+/// answer that is none of the document's gold concepts (`wrong`), with the mention's text.
+fn print_misses(id: &str, document: &clinitag::Document, answers: &[Option<Candidate>]) {
+    let found: HashSet<&str> = answers
+        .iter()
+        .flatten()
+        .map(|c| c.concept.id.as_str())
+        .collect();
+    let gold: HashSet<&str> = document
+        .entities
+        .iter()
+        .flat_map(|e| e.concepts.iter().map(String::as_str))
+        .collect();
+    let mut reported = HashSet::new();
+    for (entity, answer) in document.entities.iter().zip(answers) {
+        let mention = document.mention(entity);
+        for code in &entity.concepts {
+            if !found.contains(code.as_str()) && reported.insert(code.as_str()) {
+                let answer = answer.as_ref().map_or("-", |c| c.concept.id.as_str());
+                println!(
+                    "miss\t{id}\t{}\t{code}\t{mention}\tanswer {answer}",
+                    entity.label
+                );
+            }
+        }
+        if let Some(answer) = answer {
+            if !gold.contains(answer.concept.id.as_str()) {
+                println!(
+                    "wrong\t{id}\t{}\t{}\t{mention}\t{} {} [{}]",
+                    entity.label,
+                    answer.concept.id,
+                    answer.stage.name(),
+                    answer.concept.preferred,
+                    answer.term
+                );
+            }
+        }
+    }
 }
 
 fn lookup(args: LookupArgs) -> Result<()> {
