@@ -20,6 +20,9 @@ use std::fmt::Display;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+mod adapter;
+use adapter::NoGpu;
+
 /// The longest text one `tag` call takes by default, in UTF-16 code units: about 150,000
 /// words, far beyond any clinical note, and small enough to finish in a browser tab.
 const DEFAULT_MAX_LENGTH: usize = 1_000_000;
@@ -28,7 +31,8 @@ const DEFAULT_MAX_LENGTH: usize = 1_000_000;
 const TYPES: &str = r#"
 /** Options of `Tagger.load`. */
 export interface LoadOptions {
-  /** "auto" (WebGPU when the browser has an adapter, else CPU), "webgpu" or "cpu". */
+  /** "auto" (WebGPU on a hardware graphics adapter; the CPU where there is none or only a
+   *  software one, such as SwiftShader; see `fallbackReason`), "webgpu" or "cpu". */
   backend?: "auto" | "webgpu" | "cpu";
   /** The longest text `tag` accepts, in UTF-16 code units (default 1,000,000). */
   maxLength?: number;
@@ -165,28 +169,23 @@ struct WebEntity {
 thread_local! {
     /// The page's one WebGPU device, or why there is none. burn registers a wgpu runtime
     /// once per page, so every tagger shares it.
-    static WEBGPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
+    static WEBGPU: RefCell<Option<Result<Device, NoGpu>>> = const { RefCell::new(None) };
 }
 
-/// Whether the global object (window or worker) exposes `navigator.gpu`.
-fn has_navigator_gpu() -> bool {
-    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into());
-    navigator
-        .and_then(|navigator| js_sys::Reflect::get(&navigator, &"gpu".into()))
-        .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
-}
-
-async fn webgpu_device() -> Result<Device, String> {
+async fn webgpu_device() -> Result<Device, NoGpu> {
     if let Some(known) = WEBGPU.with(|cell| cell.borrow().clone()) {
         return known;
     }
-    let device = if has_navigator_gpu() {
+    let device = if adapter::has_navigator_gpu() {
         Device::wgpu_options()
             .init_async()
             .await
-            .map_err(|e| format!("WebGPU could not start: {e}"))
+            .map_err(|e| NoGpu {
+                reason: "WebGPU could not start on this graphics adapter".to_string(),
+                detail: e.to_string(),
+            })
     } else {
-        Err("this browser does not offer WebGPU (navigator.gpu is missing)".to_string())
+        Err(NoGpu::no_webgpu())
     };
     WEBGPU.with(|cell| *cell.borrow_mut() = Some(device.clone()));
     device
@@ -196,7 +195,7 @@ struct State {
     model: Model,
     matcher: Option<Matcher>,
     backend: &'static str,
-    fallback_reason: Option<String>,
+    fallback: Option<NoGpu>,
     max_length: usize,
 }
 
@@ -230,13 +229,18 @@ impl Tagger {
             None => None,
         };
         let wants_gpu = options.backend != BackendChoice::Cpu;
-        let (model, backend, fallback_reason) = if wants_gpu && model.computes_on_devices() {
-            match webgpu_device().await {
+        let (model, backend, fallback) = if wants_gpu && model.computes_on_devices() {
+            let device = match options.backend {
+                BackendChoice::Auto => match adapter::hardware_adapter().await {
+                    Ok(()) => webgpu_device().await,
+                    Err(software_or_none) => Err(software_or_none),
+                },
+                _ => webgpu_device().await,
+            };
+            match device {
                 Ok(device) => (model.to_device(&device), "webgpu", None),
-                Err(reason) if options.backend == BackendChoice::Auto => {
-                    (model, "cpu", Some(reason))
-                }
-                Err(reason) => return Err(js_error(reason)),
+                Err(why) if options.backend == BackendChoice::Auto => (model, "cpu", Some(why)),
+                Err(why) => return Err(js_error(why.message())),
             }
         } else {
             (model, "cpu", None)
@@ -246,7 +250,7 @@ impl Tagger {
                 model,
                 matcher,
                 backend,
-                fallback_reason,
+                fallback,
                 max_length: options.max_length.unwrap_or(DEFAULT_MAX_LENGTH),
             }),
         })
@@ -258,10 +262,18 @@ impl Tagger {
         self.state.backend.to_string()
     }
 
-    /// Why `backend: "auto"` fell back to the CPU, if it did.
+    /// Why `backend: "auto"` kept to the CPU, if it did, in words for the person at the page:
+    /// no WebGPU, no adapter, or only a software one (which is slower than the CPU).
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
-        self.state.fallback_reason.clone()
+        self.state.fallback.as_ref().map(|why| why.reason.clone())
+    }
+
+    /// The technical detail behind `fallbackReason`: the adapter's `GPUAdapterInfo`, or
+    /// wgpu's error.
+    #[wasm_bindgen(getter, js_name = fallbackDetail)]
+    pub fn fallback_detail(&self) -> Option<String> {
+        self.state.fallback.as_ref().map(|why| why.detail.clone())
     }
 
     /// The language the model was trained for (`"es"`, `"en"`).

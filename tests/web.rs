@@ -378,11 +378,19 @@ async fn webgpu_and_cpu_give_the_same_entities() {
     let cpu = load(MODEL_ES, Some(INDEX_ES), r#"{"backend":"cpu"}"#)
         .await
         .unwrap();
+    // SwiftShader is a software adapter: `auto` keeps to the CPU there, and says why.
     assert_eq!(
         (gpu.backend(), auto.backend(), cpu.backend()),
-        ("webgpu".into(), "webgpu".into(), "cpu".into())
+        ("webgpu".into(), "cpu".into(), "cpu".into())
     );
-    assert_eq!(gpu.fallback_reason(), None);
+    assert_eq!((gpu.fallback_reason(), cpu.fallback_reason()), (None, None));
+    let reason = auto.fallback_reason().expect("why auto kept to the CPU");
+    assert!(reason.contains("software"), "{reason}");
+    let detail = auto.fallback_detail().unwrap_or_default();
+    assert!(
+        detail.to_lowercase().contains("swiftshader") || detail.contains("isFallbackAdapter true"),
+        "{detail}"
+    );
     let on_gpu = tag(&gpu, CASE_ES).await.unwrap();
     let on_cpu = tag(&cpu, CASE_ES).await.unwrap();
     assert!(!on_cpu.is_empty());

@@ -45,6 +45,16 @@ function setStatus(message, pageState) {
   document.body.dataset.state = pageState;
 }
 
+// Why "Automatic" kept to the CPU, in plain words, with wgpu's or the adapter's own words one
+// click away for whoever supports the user.
+function showFallback(reason, detail) {
+  $("backend-detail").hidden = !reason;
+  $("backend-reason").textContent = reason
+    ? `Tagging runs on this computer's processor because ${reason}. Your text stays on this computer either way.`
+    : "";
+  $("backend-technical").textContent = detail ?? "";
+}
+
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
@@ -72,8 +82,8 @@ function startWorker() {
       showTerminology(data.terminology);
       state.labels = data.labels;
       const where = data.backend === "webgpu" ? "the GPU (WebGPU)" : "the CPU";
-      const why = data.fallbackReason ? ` — GPU not used: ${data.fallbackReason}` : "";
-      setStatus(`${ARCHITECTURES[data.architecture] ?? data.architecture} ready on ${where}${why}.`, "ready");
+      setStatus(`${ARCHITECTURES[data.architecture] ?? data.architecture} ready on ${where}.`, "ready");
+      showFallback(data.fallbackReason, data.fallbackDetail);
       document.body.dataset.backend = data.backend;
       state.loading?.resolve();
     } else if (data.type === "tagged") {

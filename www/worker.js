@@ -8,7 +8,8 @@
 //               {type: "remove-terminology"}
 // Messages out: {type: "progress", loaded, total}
 //               {type: "import-progress", done, total, message}
-//               {type: "ready", backend, fallbackReason, labels, architecture, language, ms,
+//               {type: "ready", backend, fallbackReason, fallbackDetail, labels, architecture,
+//                language, ms,
 //                terminology: {user, stale, concepts, terms, sources} | null}
 //               {type: "tagged", id, entities, ms}
 //               {type: "error", id?, message}
@@ -27,16 +28,30 @@ let tagger = null;
 // What the tagger was loaded from, to reload it with another index.
 let current = null;
 
-// The bytes of a listed file: from the cache when its hash is there, else downloaded (with
-// progress reports) and cached under its hash, so a new model version replaces the old.
+// The SHA-256 of some bytes, in lower-case hex as manifest.json writes it. WebCrypto exists
+// only in secure contexts (HTTPS, localhost), which the service worker needs as well.
+async function sha256(bytes) {
+  if (!crypto?.subtle) throw new Error("this page must be served over HTTPS (or from localhost) to check its files");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The bytes of a listed file, checked against the SHA-256 that manifest.json gives it: from
+// the cache when a copy there matches (one that does not is dropped), else downloaded (with
+// progress reports), checked, and cached under its hash, so a new model version replaces the
+// old. A download that does not match is refused and not kept: a CRC inside the file guards
+// against damage, the hash against a swapped or altered file.
 async function fetchBytes(entry, progress) {
   const key = `${entry.file}?sha256=${entry.sha256}`;
   const cache = await caches.open(CACHE);
   const cached = await cache.match(key);
   if (cached) {
     const bytes = new Uint8Array(await cached.arrayBuffer());
-    progress(bytes.length);
-    return bytes;
+    if ((await sha256(bytes)) === entry.sha256) {
+      progress(bytes.length);
+      return bytes;
+    }
+    await cache.delete(key);
   }
   const response = await fetch(key);
   if (!response.ok) throw new Error(`cannot download ${entry.file}: HTTP ${response.status}`);
@@ -52,6 +67,12 @@ async function fetchBytes(entry, progress) {
     progress(value.length);
   }
   if (received !== bytes.length) throw new Error(`${entry.file} is truncated (${received} of ${bytes.length} bytes)`);
+  if ((await sha256(bytes)) !== entry.sha256) {
+    throw new Error(
+      `${entry.file} is not the file this page lists (its SHA-256 differs), so it was not used. ` +
+        "Something between this computer and the server changed it: reload to try again, or tell whoever runs this page.",
+    );
+  }
   await cache.put(key, new Response(bytes, { headers: { "content-type": "application/octet-stream" } }));
   // Older versions of the same file are dead weight.
   for (const request of await cache.keys()) {
@@ -108,6 +129,7 @@ async function start(started) {
     type: "ready",
     backend: tagger.backend,
     fallbackReason: tagger.fallbackReason ?? null,
+    fallbackDetail: tagger.fallbackDetail ?? null,
     labels: tagger.labels,
     architecture: tagger.architecture,
     language: tagger.language,

@@ -1,8 +1,11 @@
 // End-to-end test of the page (target/site, built by `./build.sh web`) in Debian's Chromium,
 // driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
-// the three exports, the CPU backend giving what WebGPU gave, English, a reload that downloads
+// the three exports, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
+// and saying why, WebGPU asked for by name giving the same entities, English, a reload that downloads
 // neither the wasm module nor a model again, and one with the server gone (offline, from the
-// caches), and the user's own terminology imported, kept and removed. It fails on any request
+// caches), the user's own terminology imported, kept and removed, and files checked against
+// manifest.json's SHA-256 (an altered cached copy replaced, an altered download refused). It
+// fails on any request
 // to another origin, and
 // saves a screenshot to target/e2e/page.png. Prints time-to-first-tag figures as JSON.
 //
@@ -21,7 +24,9 @@ const OUT = join(ROOT, "target/e2e");
 const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm" };
 
-// A static server for target/site that can be stopped, to test offline use.
+// A static server for target/site that can be stopped, to test offline use, and that serves
+// the files in `tampered` with one byte changed, as an altered download would be.
+const tampered = new Set();
 function serve() {
   const requests = [];
   const server = createServer(async (request, response) => {
@@ -31,6 +36,7 @@ function serve() {
     try {
       if (!file.startsWith(SITE)) throw new Error("outside the site");
       const body = await readFile(file);
+      if (tampered.has(path)) body[body.length >> 1] ^= 0x20;
       response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
       response.end(body);
     } catch {
@@ -109,13 +115,20 @@ const gold = goldLines.length;
 // "start end" of each gold mention (the case is all in the BMP: UTF-16 offsets = BRAT's).
 const goldSpans = new Set(goldLines.map((l) => l.split("\t")[1].split(" ").slice(1).join(" ")));
 
-// 1. First visit: empty caches; automatic backend (WebGPU in this Chromium).
+// 1. First visit: empty caches; automatic backend. This Chromium's only WebGPU adapter is
+// SwiftShader, a software GPU far slower than the CPU, so "auto" keeps to the CPU and says why
+// in plain words, with the adapter's own description one click away.
 let started = Date.now();
 await page.goto(origin);
 const firstStatus = await waitReady();
 const rows = await tagText(text);
 figures.firstTagColdMs = Date.now() - started;
 figures.coldBackend = await page.evaluate(() => document.body.dataset.backend);
+assert.equal(figures.coldBackend, "cpu", "auto must not take a software adapter");
+assert.equal(await page.isVisible("#backend-detail"), true);
+assert.match(await page.textContent("#backend-reason"), /processor because the only graphics adapter is a software one/);
+await page.click("#backend-detail summary");
+assert.match(await page.textContent("#backend-technical"), /GPUAdapterInfo: .*(swiftshader|isFallbackAdapter true)/i);
 assert.ok(rows.length >= gold * 0.8 && rows.length <= gold * 1.2, `${rows.length} entities, gold has ${gold}`);
 for (const [, mention, start, end] of rows) assert.equal(text.slice(Number(start), Number(end)), mention);
 const marks = await page.$$eval("#highlighted mark", (nodes) => nodes.map((n) => n.textContent));
@@ -156,22 +169,28 @@ await mkdir(OUT, { recursive: true });
 await page.click(`#highlighted mark[data-index="${withConcept}"]`);
 await page.screenshot({ path: join(OUT, "page.png"), fullPage: true });
 
-// The same text again, with the GPU's pipelines compiled.
-started = Date.now();
-await tagText(text);
-figures.tagWebgpuWarmMs = Date.now() - started;
-
-// 2. The CPU backend gives the same entities: the page re-tags the text once loaded.
-let before = await drawn();
-started = Date.now();
-await page.selectOption("#backend", "cpu");
-const cpuRows = await results(before);
-figures.firstTagCpuCachedMs = Date.now() - started;
+// The same text again, warm.
 started = Date.now();
 await tagText(text);
 figures.tagCpuWarmMs = Date.now() - started;
+
+// 2. WebGPU asked for by name takes even the software adapter, and gives the same entities:
+// the page re-tags the text once loaded.
+let before = await drawn();
+started = Date.now();
+await page.selectOption("#backend", "webgpu");
+const gpuRows = await results(before);
+figures.firstTagWebgpuCachedMs = Date.now() - started;
+assert.equal(await page.evaluate(() => document.body.dataset.backend), "webgpu");
+assert.equal(await page.isVisible("#backend-detail"), false, "no fallback to explain");
+assert.deepEqual(gpuRows.map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
+started = Date.now();
+await tagText(text);
+figures.tagWebgpuWarmMs = Date.now() - started;
+before = await drawn();
+await page.selectOption("#backend", "cpu");
+await results(before);
 assert.equal(await page.evaluate(() => document.body.dataset.backend), "cpu");
-assert.deepEqual(cpuRows.map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
 
 // 2b. BERT on the CPU: the page loads the 45 MB model on demand and re-tags with it, on exact
 // offsets, finding most gold mentions (exact boundaries); WebGPU gives the same entities.
@@ -277,6 +296,36 @@ await page.click("#terminology-remove");
 brandRows = await results(before);
 assert.equal(await page.evaluate(() => document.body.dataset.terminology), "bundled");
 assert.deepEqual(concepts(brandRows), { Gelocatil: "—", Nolotil: "—" });
+
+// 4c. Verified files. A cached copy that no longer matches manifest.json's SHA-256 is dropped
+// and downloaded again; a download that does not match is refused, not cached, and not used.
+const modelKey = (file) => page.evaluate(async (file) => {
+  const cache = await caches.open("clinitag-models-v1");
+  return (await cache.keys()).map((r) => new URL(r.url)).find((u) => u.pathname.endsWith(`/${file}`))?.href ?? null;
+}, file);
+const cachedModel = await modelKey("models/bilstm-crf-es.clinitag");
+assert.ok(cachedModel, "the Spanish model is cached");
+await page.evaluate(async (key) => {
+  const cache = await caches.open("clinitag-models-v1");
+  const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+  bytes[bytes.length >> 1] ^= 0x20;
+  await cache.put(key, new Response(bytes));
+}, cachedModel);
+let seenBefore = requests.length;
+await revisit();
+assert.ok(requests.slice(seenBefore).includes("/models/bilstm-crf-es.clinitag"), "the altered cached copy is downloaded again");
+tampered.add("/models/dictionary-es.json");
+seenBefore = requests.length;
+await page.selectOption("#model", "dictionary");
+await page.waitForFunction(() => document.body.dataset.state === "error", null, { timeout: 60_000 });
+assert.ok(requests.slice(seenBefore).includes("/models/dictionary-es.json"));
+assert.match(await page.textContent("#status"), /dictionary-es\.json is not the file this page lists \(its SHA-256 differs\), so it was not used/);
+assert.equal(await page.isDisabled("#tag"), true, "nothing is tagged with a refused file");
+assert.equal(await modelKey("models/dictionary-es.json"), null, "a refused file is not cached");
+tampered.clear();
+before = await drawn();
+await page.selectOption("#model", "bilstm-crf");
+await results(before);
 
 // 5. Third visit with the server gone: everything comes from the caches.
 server.close();
