@@ -27,6 +27,8 @@ const EXAMPLES = {
 
 const state = {
   manifest: null,
+  // Worker failures since the last model was ready (see recover).
+  failures: 0,
   worker: null,
   labels: [],
   entities: [],
@@ -81,11 +83,14 @@ function startWorker() {
       $("terminology-progress").hidden = true;
       showTerminology(data.terminology);
       state.labels = data.labels;
+      state.failures = 0;
       const where = data.backend === "webgpu" ? "the GPU (WebGPU)" : "the CPU";
       setStatus(`${ARCHITECTURES[data.architecture] ?? data.architecture} ready on ${where}.`, "ready");
       showFallback(data.fallbackReason, data.fallbackDetail);
       document.body.dataset.backend = data.backend;
       state.loading?.resolve();
+    } else if (data.type === "crashed") {
+      recover(data.message);
     } else if (data.type === "tagged") {
       state.pending.get(data.id)?.resolve(data);
       state.pending.delete(data.id);
@@ -99,8 +104,33 @@ function startWorker() {
       }
     }
   };
-  worker.onerror = (event) => setStatus(`The tagger stopped: ${event.message}`, "error");
+  worker.onerror = (event) => {
+    event.preventDefault();
+    recover(event.message || "the worker failed");
+  };
   return worker;
+}
+
+// The worker died or its wasm instance trapped (a panic, memory exhausted): what it held is
+// lost, the user's text is not. A new worker loads the same model, from the cache. The text
+// is not tagged again by itself, since the same text might stop it again; after three
+// failures in a row (a load that keeps failing) the page stops trying.
+function recover(message) {
+  state.worker.terminate();
+  const stopped = new Error(`the tagger stopped unexpectedly (${message})`);
+  for (const { reject } of state.pending.values()) reject(stopped);
+  state.pending.clear();
+  state.loading?.reject(stopped);
+  state.failures += 1;
+  document.body.dataset.restarts = Number(document.body.dataset.restarts ?? 0) + 1;
+  if (state.failures > 3) {
+    setStatus(`The tagger stopped unexpectedly and could not be restarted (${message}). Your text is still here; reload the page to try again.`, "error");
+    return;
+  }
+  state.worker = startWorker();
+  loadModel({
+    notice: `The tagger stopped unexpectedly (${message}) and was restarted. Your text is still here: press “Find entities” to try again.`,
+  });
 }
 
 // What the concept index in use holds: the bundled one, or the user's terminology on top.
@@ -164,7 +194,9 @@ function tagInWorker(text) {
   });
 }
 
-async function loadModel() {
+// Loads the chosen model in the worker, then tags the text again, or, after a restart
+// (`notice`), only says so.
+async function loadModel({ notice } = {}) {
   const language = $("language").value;
   const entry = state.manifest.models.find((m) => m.language === language && m.architecture === $("model").value);
   const index = state.manifest.indexes.find((i) => i.language === language) ?? null;
@@ -172,12 +204,16 @@ async function loadModel() {
   setStatus(`Loading ${ARCHITECTURES[entry.architecture]} (${megabytes(entry.bytes)})…`, "loading");
   const loaded = new Promise((resolve, reject) => (state.loading = { resolve, reject }));
   state.worker.postMessage({ type: "load", model: entry, index, backend: $("backend").value });
+  state.modelLoading = true;
   try {
     await loaded;
+    state.modelLoading = false;
     $("tag").disabled = false;
-    if (state.text) await tag();
+    if (notice) setStatus(notice, "ready");
+    else if (state.text) await tag();
   } catch (error) {
-    setStatus(`Could not load the model: ${error.message}`, "error");
+    state.modelLoading = false;
+    if (!error.message.startsWith("the tagger stopped")) setStatus(`Could not load the model: ${error.message}`, "error");
   }
 }
 
@@ -205,9 +241,10 @@ async function tag() {
     document.body.dataset.results = Number(document.body.dataset.results ?? 0) + 1;
     setStatus(`Found ${result.entities.length} entities in ${Math.round(result.ms)} ms.`, "ready");
   } catch (error) {
-    setStatus(error.message, "error");
+    // A restart after a crash says what happened itself.
+    if (!state.modelLoading) setStatus(error.message, "error");
   } finally {
-    $("tag").disabled = false;
+    $("tag").disabled = Boolean(state.modelLoading);
   }
 }
 

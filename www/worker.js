@@ -13,6 +13,7 @@
 //                terminology: {user, stale, concepts, terms, sources} | null}
 //               {type: "tagged", id, entities, ms}
 //               {type: "error", id?, message}
+//               {type: "crashed", id?, message}: the wasm instance trapped; start a new worker
 // A FileEntry is what manifest.json lists: {file, bytes, sha256}.
 //
 // The user's own terminology (an RF2 release or FHIR files, chosen on the page) is built into
@@ -172,6 +173,8 @@ async function removeTerminology() {
 
 onmessage = async ({ data }) => {
   try {
+    // The page test's build defines this to make the wasm instance trap; no other does.
+    await globalThis.clinitagTestHook?.(data);
     if (data.type === "load") {
       await load(data);
     } else if (data.type === "import") {
@@ -185,6 +188,9 @@ onmessage = async ({ data }) => {
       postMessage({ type: "tagged", id: data.id, entities, ms: performance.now() - started });
     }
   } catch (error) {
-    postMessage({ type: "error", id: data.id, message: String(error?.message ?? error) });
+    // A trap (a panic, memory exhausted) leaves the wasm instance unusable: the page starts a
+    // new worker. Any other error is the input's or a file's, and is only reported.
+    const type = error instanceof WebAssembly.RuntimeError ? "crashed" : "error";
+    postMessage({ type, id: data.id, message: String(error?.message ?? error) });
   }
 };

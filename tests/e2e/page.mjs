@@ -3,7 +3,8 @@
 // the three exports, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
 // and saying why, WebGPU asked for by name giving the same entities, English, a reload that downloads
 // neither the wasm module nor a model again, and one with the server gone (offline, from the
-// caches), the user's own terminology imported, kept and removed, and files checked against
+// caches), the user's own terminology imported, kept and removed, a crashed worker replaced,
+// the tagged text in no request and no storage, and files checked against
 // manifest.json's SHA-256 (an altered cached copy replaced, an altered download refused). It
 // fails on any request
 // to another origin, and
@@ -27,16 +28,35 @@ const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/cs
 // A static server for target/site that can be stopped, to test offline use, and that serves
 // the files in `tampered` with one byte changed, as an altered download would be.
 const tampered = new Set();
+const CRASH_MARKER = "[test: trap]";
+const CRASH_HOOK = `
+globalThis.clinitagTestHook = async (data) => {
+  if (data.type !== "tag" || !data.text.startsWith(${JSON.stringify(CRASH_MARKER)})) return;
+  // A module whose one function is \`unreachable\`: a real WebAssembly.RuntimeError.
+  const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0,
+    7, 5, 1, 1, 102, 0, 0, 10, 5, 1, 3, 0, 0, 11]);
+  const { instance } = await WebAssembly.instantiate(bytes);
+  instance.exports.f();
+};
+`;
+const sent = [];
 function serve() {
   const requests = [];
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
     requests.push(path);
+    // Every request whole, for the privacy check: its URL and whatever body it carries.
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    sent.push({ url: request.url, body: Buffer.concat(chunks) });
     const file = normalize(join(SITE, path.endsWith("/") ? `${path}index.html` : path));
     try {
       if (!file.startsWith(SITE)) throw new Error("outside the site");
-      const body = await readFile(file);
+      let body = await readFile(file);
       if (tampered.has(path)) body[body.length >> 1] ^= 0x20;
+      // The test build's hook (worker.js calls it if defined): a text that begins with the
+      // marker makes the wasm instance trap, as a panic or exhausted memory would.
+      if (path === "/worker.js") body = Buffer.concat([body, Buffer.from(CRASH_HOOK)]);
       response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
       response.end(body);
     } catch {
@@ -297,7 +317,19 @@ brandRows = await results(before);
 assert.equal(await page.evaluate(() => document.body.dataset.terminology), "bundled");
 assert.deepEqual(concepts(brandRows), { Gelocatil: "—", Nolotil: "—" });
 
-// 4c. Verified files. A cached copy that no longer matches manifest.json's SHA-256 is dropped
+// 4c. The page survives a crashed worker: it says so, keeps the text, starts a new worker
+// with the same model, and the next tag gives the same entities.
+const trapped = `${CRASH_MARKER} ${text}`;
+await page.fill("#text", trapped);
+await page.click("#tag");
+await page.waitForFunction(() => Number(document.body.dataset.restarts ?? 0) === 1, null, { timeout: 60_000 });
+await page.waitForFunction(() => /was restarted/.test(document.querySelector("#status").textContent), null, { timeout: 120_000 });
+assert.match(await page.textContent("#status"), /The tagger stopped unexpectedly \(.*unreachable.*\) and was restarted\. Your text is still here/);
+assert.equal(await page.inputValue("#text"), trapped, "the user's text is kept");
+assert.equal(await page.evaluate(() => document.body.dataset.state), "ready");
+assert.deepEqual((await tagText(text)).map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
+
+// 4d. Verified files. A cached copy that no longer matches manifest.json's SHA-256 is dropped
 // and downloaded again; a download that does not match is refused, not cached, and not used.
 const modelKey = (file) => page.evaluate(async (file) => {
   const cache = await caches.open("clinitag-models-v1");
@@ -331,6 +363,50 @@ await results(before);
 server.close();
 server.closeAllConnections();
 figures.firstTagOfflineMs = await revisit();
+
+// Privacy: the texts tagged above never left the page, not even to its own origin, and no
+// storage holds them: Cache Storage has only the site, models and indexes, localStorage
+// and sessionStorage only settings, and there is no IndexedDB.
+const secrets = [text.slice(0, 60), text.slice(1000, 1060), sentence.slice(0, 40), brands];
+const leaks = (bytes) => secrets.filter((secret) => {
+  const utf8 = Buffer.from(secret), utf16 = Buffer.from(secret, "utf16le");
+  return bytes.includes(utf8) || bytes.includes(utf16) || bytes.includes(Buffer.from(encodeURIComponent(secret)));
+});
+for (const { url, body } of sent) {
+  assert.deepEqual(leaks(Buffer.concat([Buffer.from(decodeURIComponent(url)), Buffer.from(url), body])), [], `request ${url}`);
+}
+assert.equal(leaks(Buffer.from(`${text}${sentence}${brands}`)).length, secrets.length, "the search finds what is there");
+// Searched inside the page: the caches hold some 90 MB. Bytes and needles are both read as
+// windows-1252, one character a byte, so that String.includes does the byte search.
+const needles = secrets.flatMap((secret) => [Buffer.from(secret), Buffer.from(secret, "utf16le")]).map((b) => [...b]);
+const stored = await page.evaluate(async (needles) => {
+  const latin = new TextDecoder("windows-1252");
+  const patterns = needles.map((bytes) => latin.decode(new Uint8Array(bytes)));
+  const found = [];
+  const check = (where, bytes) => {
+    const haystack = latin.decode(bytes);
+    found.push({ where, leaks: patterns.filter((p) => haystack.includes(p)).length });
+  };
+  // A control: the search must find each needle where it is.
+  check("control", new Uint8Array(needles.flat()));
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      check(`${name} ${request.url}`, new Uint8Array(await (await cache.match(request)).arrayBuffer()));
+    }
+  }
+  const entries = (storage) => Object.keys(storage).map((key) => `${key}=${storage.getItem(key)}`).join("\n");
+  check("localStorage", new TextEncoder().encode(entries(localStorage)));
+  check("sessionStorage", new TextEncoder().encode(entries(sessionStorage)));
+  return { found, databases: (await indexedDB.databases()).map((d) => d.name) };
+}, needles);
+const control = stored.found.shift();
+assert.equal(control.leaks, needles.length, "the search in the page finds what is there");
+assert.ok(stored.found.length >= 5, stored.found.map((f) => f.where).join());
+for (const { where, leaks } of stored.found) assert.equal(leaks, 0, `the text is stored in ${where}`);
+figures.storageEntriesChecked = stored.found.length;
+figures.requestsChecked = sent.length;
+assert.deepEqual(stored.databases, [], "IndexedDB databases");
 
 assert.deepEqual(foreign, [], "requests to other origins");
 assert.deepEqual(problems, [], "page errors");
