@@ -38,13 +38,13 @@ impl NoGpu {
 
 /// Words in an adapter's vendor, architecture, device or description that name a software
 /// renderer, for browsers that do not set `isFallbackAdapter` on one.
-const SOFTWARE_RENDERERS: [&str; 6] = [
+/// (WARP is matched by its adapter name only: "warp" alone is too common a substring.)
+const SOFTWARE_RENDERERS: [&str; 5] = [
     "swiftshader",
     "llvmpipe",
     "lavapipe",
     "softpipe",
     "microsoft basic render",
-    "warp",
 ];
 
 /// A property of a JavaScript object, `undefined` where there is none or the object is not
