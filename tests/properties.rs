@@ -387,3 +387,56 @@ proptest! {
         entities_keep_their_characters(model, &text)?;
     }
 }
+
+/// A PharmaCoNER dev case: real sentences, abbreviations and numbers for the parts to cut.
+const DEV_CASE: &str =
+    include_str!("../../shared/data/pharmaconer/dev/subtrack1/S0004-06142006000300015-1.txt");
+
+/// The entities of `text` tagged part by part, as the page tags a long text.
+fn tagged_in_parts(model: &Model, text: &str, max_len: usize) -> Vec<clinitag::Entity> {
+    let whole = Segmentation::of(text);
+    let parts = whole.parts(text, max_len, OffsetUnit::Utf16);
+    parts
+        .iter()
+        .flat_map(|part| model.tag(text, part))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config(60))]
+
+    #[test]
+    fn a_text_tagged_in_parts_gives_the_entities_of_the_whole(
+        before in clinical_unicode(), after in clinical_unicode(), max_len in 1usize..4_000
+    ) {
+        let text = format!("{before} {DEV_CASE} {after}");
+        let segmentation = Segmentation::of(&text);
+        let longest = segmentation
+            .sentences
+            .iter()
+            .map(|s| {
+                let tokens = &segmentation.tokens[s.clone()];
+                text[tokens[0].start..tokens[tokens.len() - 1].end].encode_utf16().count()
+            })
+            .max()
+            .unwrap_or(0);
+        for model in spanish_models() {
+            let parts = tagged_in_parts(model, &text, max_len);
+            // In order, on the text's characters, whatever the parts' length.
+            prop_assert!(parts
+                .windows(2)
+                .all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end)));
+            for entity in &parts {
+                prop_assert!(text.is_char_boundary(entity.start) && text.is_char_boundary(entity.end));
+            }
+            // Where every sentence fits in a part, exactly the entities of one pass.
+            if longest <= max_len {
+                let whole = model.tag(&text, &segmentation);
+                prop_assert_eq!(
+                    parts.iter().map(|e| (e.start, e.end, &e.label)).collect::<Vec<_>>(),
+                    whole.iter().map(|e| (e.start, e.end, &e.label)).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+}

@@ -67,7 +67,7 @@ fn message(error: JsValue) -> String {
 }
 
 async fn tag(tagger: &Tagger, text: &str) -> Result<Vec<Entity>, String> {
-    let value = JsFuture::from(tagger.tag(text.to_string()))
+    let value = JsFuture::from(tagger.tag(text.to_string(), None))
         .await
         .map_err(message)?;
     Ok(serde_wasm_bindgen::from_value(value).expect("entities"))
@@ -199,32 +199,9 @@ async fn offsets_count_utf16_units_through_accents_and_emoji() {
     assert!(last.start < byte, "UTF-16 offsets, not bytes");
 }
 
-#[wasm_bindgen_test]
-async fn blank_huge_and_repeated_texts() {
-    let tagger = load(MODEL_ES, None, r#"{"backend":"cpu","maxLength":200000}"#)
-        .await
-        .unwrap();
-    assert!(tag(&tagger, "").await.unwrap().is_empty());
-    assert!(tag(&tagger, " \n\t\u{a0}\u{feff}")
-        .await
-        .unwrap()
-        .is_empty());
-
-    // A megabyte of text is refused whole with a reason, and the tagger still works after.
-    let huge = CASE_ES.repeat(1 + (1 << 20) / CASE_ES.len());
-    let error = tag(&tagger, &huge).await.unwrap_err();
-    assert!(
-        error.contains("maxLength") && error.contains("200000"),
-        "{error}"
-    );
-
-    // Within the limit, a long text gives each copy of the case the same entities.
-    let once = tag(&tagger, CASE_ES).await.unwrap();
-    let repeated = CASE_ES.repeat(5);
-    let entities = tag(&tagger, &repeated).await.unwrap();
-    assert_offsets_exact(&repeated, &entities);
-    assert_eq!(entities.len(), 5 * once.len());
-    let width = CASE_ES.encode_utf16().count();
+/// Asserts that `entities` are `copies` copies of `once`, each shifted by the case's width.
+fn assert_repeats(entities: &[Entity], once: &[Entity], copies: usize, width: usize) {
+    assert_eq!(entities.len(), copies * once.len());
     for (i, e) in entities.iter().enumerate() {
         let first = &once[i % once.len()];
         let shift = (i / once.len()) * width;
@@ -233,6 +210,88 @@ async fn blank_huge_and_repeated_texts() {
             (first.start + shift, first.end + shift, &first.label)
         );
     }
+}
+
+/// Tags `text`, collecting each `(done, total)` that the tagger reports.
+async fn tag_with_progress(
+    tagger: &Tagger,
+    text: &str,
+) -> Result<(Vec<Entity>, Vec<(usize, usize)>), String> {
+    let reports = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = std::rc::Rc::clone(&reports);
+    let on_progress = Closure::<dyn FnMut(usize, usize)>::new(move |done, total| {
+        sink.borrow_mut().push((done, total));
+    });
+    let promise = tagger.tag(
+        text.to_string(),
+        Some(
+            on_progress
+                .as_ref()
+                .unchecked_ref::<js_sys::Function>()
+                .clone(),
+        ),
+    );
+    let value = JsFuture::from(promise).await.map_err(message)?;
+    let entities = serde_wasm_bindgen::from_value(value).expect("entities");
+    let reports = reports.borrow().clone();
+    Ok((entities, reports))
+}
+
+#[wasm_bindgen_test]
+async fn blank_long_and_repeated_texts() {
+    // Parts of at most two copies of the case: a text of five copies is tagged in three.
+    let width = CASE_ES.encode_utf16().count();
+    let options = format!(r#"{{"backend":"cpu","maxLength":{}}}"#, 2 * width + 1);
+    let tagger = load(MODEL_ES, None, &options).await.unwrap();
+    assert!(tag(&tagger, "").await.unwrap().is_empty());
+    let blank = " \n\t\u{a0}\u{feff}";
+    let (entities, reports) = tag_with_progress(&tagger, blank).await.unwrap();
+    assert!(entities.is_empty());
+    assert_eq!(reports, [(5, 5)], "a blank text is done at once");
+
+    let once = tag(&tagger, CASE_ES).await.unwrap();
+    let repeated = CASE_ES.repeat(5);
+    let (entities, reports) = tag_with_progress(&tagger, &repeated).await.unwrap();
+    assert_offsets_exact(&repeated, &entities);
+    assert_repeats(&entities, &once, 5, width);
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert!(reports
+        .windows(2)
+        .all(|w| w[0].0 < w[1].0 && w[0].1 == w[1].1));
+    assert_eq!(reports.last(), Some(&(5 * width, 5 * width)));
+
+    // One sentence longer than a part: cut between words, offsets still exact.
+    let run_on = "paracetamol y omeprazol, ".repeat(5 * width / 25);
+    let (entities, reports) = tag_with_progress(&tagger, &run_on).await.unwrap();
+    assert!(reports.len() >= 3, "{reports:?}");
+    assert_offsets_exact(&run_on, &entities);
+    assert!(entities.len() > 100);
+
+    // A progress callback that throws stops the tagging with its error; the tagger still works.
+    let throwing = js_sys::Function::new_no_args("throw new Error('stopped by the caller')");
+    let error = JsFuture::from(tagger.tag(repeated.clone(), Some(throwing)))
+        .await
+        .map_err(message)
+        .unwrap_err();
+    assert_eq!(error, "stopped by the caller");
+    assert_eq!(tag(&tagger, CASE_ES).await.unwrap().len(), once.len());
+}
+
+#[wasm_bindgen_test]
+async fn a_megabyte_is_tagged_in_parts_with_progress() {
+    // The dictionary model, fast enough for a megabyte here, with the default part length.
+    let tagger = load(DICTIONARY_ES, None, r#"{"backend":"cpu"}"#)
+        .await
+        .unwrap();
+    let once = tag(&tagger, CASE_ES).await.unwrap();
+    assert!(!once.is_empty());
+    let copies = 1 + (1 << 20) / CASE_ES.len();
+    let huge = CASE_ES.repeat(copies);
+    let (entities, reports) = tag_with_progress(&tagger, &huge).await.unwrap();
+    let width = CASE_ES.encode_utf16().count();
+    assert_repeats(&entities, &once, copies, width);
+    assert!(reports.len() >= 40, "{} parts", reports.len());
+    assert_eq!(reports.last(), Some(&(copies * width, copies * width)));
 }
 
 #[wasm_bindgen_test]

@@ -89,6 +89,14 @@ function startWorker() {
       showFallback(data.fallbackReason, data.fallbackDetail);
       document.body.dataset.backend = data.backend;
       state.loading?.resolve();
+    } else if (data.type === "tag-progress") {
+      // Shown only for a text long enough to be tagged in several parts.
+      const bar = $("tag-progress");
+      bar.hidden = data.done >= data.total;
+      bar.max = data.total;
+      bar.value = data.done;
+      bar.dataset.reports = Number(bar.dataset.reports ?? 0) + 1;
+      if (data.done < data.total) setStatus(`Finding entities… ${Math.floor((100 * data.done) / data.total)} %`, "tagging");
     } else if (data.type === "crashed") {
       recover(data.message);
     } else if (data.type === "tagged") {
@@ -235,6 +243,7 @@ async function tag() {
   $("tag").disabled = true;
   setStatus("Finding entities…", "tagging");
   try {
+    $("tag-progress").dataset.reports = 0;
     const result = await tagInWorker(text);
     state.entities = result.entities;
     draw();
@@ -244,6 +253,7 @@ async function tag() {
     // A restart after a crash says what happened itself.
     if (!state.modelLoading) setStatus(error.message, "error");
   } finally {
+    $("tag-progress").hidden = true;
     $("tag").disabled = Boolean(state.modelLoading);
   }
 }

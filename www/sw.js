@@ -4,7 +4,7 @@
 
 const SHELL = "clinitag-shell-v2";
 const MODULE = "pkg/clinitag_bg.wasm";
-const FILES = ["./", "index.html", "style.css", "app.js", "worker.js", "manifest.json", "pkg/clinitag.js"];
+const FILES = ["./", "index.html", "style.css", "app.js", "worker.js", "manifest.json", "pkg/clinitag.js", "third-party.txt"];
 
 // The wasm module's cache key: its path with the hash that manifest.json gives it, so that a
 // cached copy is used exactly as long as it is the module the server would send.

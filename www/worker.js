@@ -11,6 +11,7 @@
 //               {type: "ready", backend, fallbackReason, fallbackDetail, labels, architecture,
 //                language, ms,
 //                terminology: {user, stale, concepts, terms, sources} | null}
+//               {type: "tag-progress", id, done, total}: a long text is tagged in parts
 //               {type: "tagged", id, entities, ms}
 //               {type: "error", id?, message}
 //               {type: "crashed", id?, message}: the wasm instance trapped; start a new worker
@@ -184,7 +185,8 @@ onmessage = async ({ data }) => {
     } else if (data.type === "tag") {
       if (!tagger) throw new Error("no model is loaded yet");
       const started = performance.now();
-      const entities = await tagger.tag(data.text);
+      const progress = (done, total) => postMessage({ type: "tag-progress", id: data.id, done, total });
+      const entities = await tagger.tag(data.text, progress);
       postMessage({ type: "tagged", id: data.id, entities, ms: performance.now() - started });
     }
   } catch (error) {

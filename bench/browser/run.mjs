@@ -2,6 +2,7 @@
 // after building everything it serves):
 //
 //   node bench/browser/run.mjs [--documents 20] [--gpu-documents 2] [--skip-page-load] [--profile]
+//                              [--long-text 1]
 //
 // 1. Throughput: the Spanish BERT over the first PharmaCoNER dev documents, clinitag (wasm
 //    CPU and WebGPU) against Transformers.js (onnxruntime-web's WASM and WebGPU backends) on
@@ -11,6 +12,7 @@
 //    (empty caches) and cached (a reload), bytes the server sent, peak memory; in a browser
 //    without WebGPU (the page falls back to the CPU) and with WebGPU (SwiftShader here).
 // 3. --profile: where clinitag's wasm CPU time goes (V8's sampling profiler, self time).
+// 4. --long-text MB: the demo page tags MB megabytes in parts; time, stalls, peak memory.
 //
 // Prints a JSON line per measurement and writes them all to target/bench/browser.json.
 
@@ -34,6 +36,7 @@ const { values: options } = parseArgs({
     "skip-cpu": { type: "boolean", default: false },
     "skip-transformers": { type: "boolean", default: false },
     repeat: { type: "string", default: "1" },
+    "long-text": { type: "string", default: "0" },
   },
 });
 
@@ -241,6 +244,51 @@ async function pageLoad(webgpu) {
   }
 }
 
+// The demo page tagging a long text (the case repeated to `megabytes` MB of UTF-16 code
+// units) in parts, on the CPU: time from the click to the drawn table, the progress reports,
+// the longest stall of the page's main thread meanwhile (a click waits that long at most), and
+// the tab's peak memory, in a browser of its own.
+async function longText(megabytes) {
+  const text = await readFile(CASE, "utf8");
+  const long = text.repeat(Math.ceil((megabytes * 1e6) / text.length));
+  const browser = await launch(false);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/site/`);
+    await page.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 600_000 });
+    await page.fill("#text", long);
+    const before = await page.evaluate(() => {
+      // Main-thread stalls: the largest gap between ticks of a 10 ms timer.
+      window.longestStallMs = 0;
+      let last = performance.now();
+      window.stallTimer = setInterval(() => {
+        const now = performance.now();
+        window.longestStallMs = Math.max(window.longestStallMs, now - last - 10);
+        last = now;
+      }, 10);
+      return Number(document.body.dataset.results ?? 0);
+    });
+    const started = Date.now();
+    await page.click("#tag");
+    await page.waitForFunction((n) => Number(document.body.dataset.results ?? 0) > n, before, { timeout: 1_800_000, polling: 1000 });
+    const ms = Date.now() - started;
+    const after = await page.evaluate(() => {
+      clearInterval(window.stallTimer);
+      return {
+        status: document.querySelector("#status").textContent,
+        progressReports: Number(document.querySelector("#tag-progress").dataset.reports),
+        longestStallMs: Math.round(window.longestStallMs),
+        rows: document.querySelectorAll("#table tbody tr").length,
+      };
+    });
+    report({ measure: "long text", chars: long.length, ms, wordsPerSecond: Math.round(long.split(/\s+/).length / (ms / 1000)),
+      ...after, ...(await peakMemory()) });
+  } finally {
+    await browser.close();
+  }
+}
+
+if (Number(options["long-text"]) > 0) await longText(Number(options["long-text"]));
 const documents = Number(options.documents);
 const gpuDocuments = Number(options["gpu-documents"]);
 if (!options["skip-throughput"]) {

@@ -5,6 +5,7 @@
 
 mod fold;
 mod offsets;
+mod parts;
 mod sentences;
 mod tokenize;
 

@@ -1,10 +1,10 @@
 // End-to-end test of the page (target/site, built by `./build.sh web`) in Debian's Chromium,
 // driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
-// the three exports, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
+// the three exports, a long text tagged in parts with a progress bar, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
 // and saying why, WebGPU asked for by name giving the same entities, English, a reload that downloads
 // neither the wasm module nor a model again, and one with the server gone (offline, from the
 // caches), the user's own terminology imported, kept and removed, a crashed worker replaced,
-// the tagged text in no request and no storage, and files checked against
+// the tagged text in no request and no storage, the third-party notice, and files checked against
 // manifest.json's SHA-256 (an altered cached copy replaced, an altered download refused). It
 // fails on any request
 // to another origin, and
@@ -194,6 +194,24 @@ started = Date.now();
 await tagText(text);
 figures.tagCpuWarmMs = Date.now() - started;
 
+// 1b. A text longer than one part (20,000 UTF-16 units) is tagged in parts, with a progress
+// bar, and gives each copy of the case its entities at its own offsets.
+const copies = 8;
+const longText = Array(copies).fill(text).join("");
+started = Date.now();
+const longRows = await tagText(longText);
+figures.longTextChars = longText.length;
+figures.longTextMs = Date.now() - started;
+figures.longTextParts = await page.evaluate(() => Number(document.querySelector("#tag-progress").dataset.reports));
+assert.ok(figures.longTextParts >= 2, `${figures.longTextParts} progress reports`);
+assert.equal(await page.isVisible("#tag-progress"), false, "the bar is gone when done");
+assert.equal(longRows.length, copies * rows.length);
+longRows.forEach((row, i) => {
+  const first = rows[i % rows.length];
+  const shift = Math.floor(i / rows.length) * text.length;
+  assert.deepEqual([row[0], row[1], Number(row[2]), Number(row[3])], [first[0], first[1], Number(first[2]) + shift, Number(first[3]) + shift]);
+});
+
 // 2. WebGPU asked for by name takes even the software adapter, and gives the same entities:
 // the page re-tags the text once loaded.
 let before = await drawn();
@@ -363,6 +381,14 @@ await results(before);
 server.close();
 server.closeAllConnections();
 figures.firstTagOfflineMs = await revisit();
+
+// The third-party notice, linked from About, offline too: the crates inside the module with
+// their licences, and the data's attributions.
+await page.click("#about summary");
+const notice = await page.evaluate(async () => (await fetch(document.querySelector("#third-party").href)).text());
+for (const expected of [/^burn 0\.22\.\d+: /m, /^wasm-bindgen 0\.2\.\d+: /m, /^buildid [\d.]+: MPL-2\.0/m, /SNOMED International/, /CC BY 4\.0/, /Permission is hereby granted/]) {
+  assert.match(notice, expected);
+}
 
 // Privacy: the texts tagged above never left the page, not even to its own origin, and no
 // storage holds them: Cache Storage has only the site, models and indexes, localStorage
