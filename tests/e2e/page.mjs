@@ -211,6 +211,8 @@ longRows.forEach((row, i) => {
   const shift = Math.floor(i / rows.length) * text.length;
   assert.deepEqual([row[0], row[1], Number(row[2]), Number(row[3])], [first[0], first[1], Number(first[2]) + shift, Number(first[3]) + shift]);
 });
+// The case again, which the steps below re-tag on each change of model or backend.
+await tagText(text);
 
 // 2. WebGPU asked for by name takes even the software adapter, and gives the same entities:
 // the page re-tags the text once loaded.
