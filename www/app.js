@@ -311,6 +311,8 @@ function highlight(text, entities) {
   return root;
 }
 
+const TABLE_ROWS = 2000;
+
 function draw() {
   $("results").hidden = false;
   const counts = {};
@@ -325,8 +327,13 @@ function draw() {
     }),
   );
   $("highlighted").replaceChildren(highlight(state.text, state.entities));
+  // A table of tens of thousands of rows (a long text) would freeze the page for seconds while
+  // it lays out; the highlights and the exports keep every entity.
+  const shown = state.entities.slice(0, TABLE_ROWS);
+  $("table-note").hidden = shown.length === state.entities.length;
+  $("table-note").textContent = `The table shows the first ${shown.length.toLocaleString("en")} of ${state.entities.length.toLocaleString("en")} entities; the highlighted text and the exports have them all.`;
   $("table").tBodies[0].replaceChildren(
-    ...state.entities.map((e) => {
+    ...shown.map((e) => {
       const row = document.createElement("tr");
       const cells = [
         TYPE_NAMES[e.type] ?? e.type, e.text, e.start, e.end, e.score.toFixed(3),
