@@ -48,7 +48,8 @@ printf '| **all property tests** | **%d** | |\n' "$total" | tee -a "$rows"
 
 fuzz_rows=$tmp/fuzz.md
 if ((SECONDS_EACH > 0)); then
-    rustup toolchain install nightly --profile minimal >/dev/null
+    # Installed once; not updated on every run, which would rebuild the targets from scratch.
+    rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
     if [[ "$(cargo +nightly fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
         cargo +nightly install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --force
     fi
