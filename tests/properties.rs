@@ -316,9 +316,11 @@ fn largest_allocation<T>(read: impl FnOnce() -> T) -> (T, usize) {
     (value, largest)
 }
 
-/// A refused file may allocate no more than its own size, or 4 KB for the error's message.
-fn refused_within_its_size<T>(
+/// A refused file may allocate no more than `per_byte` times its size, or 4 KB for the error's
+/// message.
+fn refused_within<T>(
     bytes: &[u8],
+    per_byte: usize,
     read: impl FnOnce(&[u8]) -> clinitag::Result<T>,
 ) -> Result<Option<T>, TestCaseError> {
     let (result, largest) = largest_allocation(|| read(bytes));
@@ -326,7 +328,7 @@ fn refused_within_its_size<T>(
         Ok(value) => Ok(Some(value)),
         Err(error) => {
             prop_assert!(
-                largest <= bytes.len().max(4096),
+                largest <= (bytes.len() * per_byte).max(4096),
                 "refusing {} bytes allocated {largest} at once ({error})",
                 bytes.len()
             );
@@ -335,22 +337,69 @@ fn refused_within_its_size<T>(
     }
 }
 
+/// An index's body may inflate to 64 times its size (`MAX_INFLATION` in
+/// `src/normalize/index.rs`), and a vector that grows to that size may double on its way.
+const INDEX_PER_BYTE: usize = 2 * 64;
+
+/// The shipped index with its body replaced: `body` deflated, and the header without the
+/// inflated length or with `inflated_bytes` as it.
+fn index_with_body(body: &[u8], inflated_bytes: Option<usize>) -> Vec<u8> {
+    use std::io::Write;
+    let shipped = shipped("snomed-es.idx");
+    let header_len = u32::from_le_bytes(shipped[12..16].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&shipped[28..28 + header_len]).unwrap();
+    header["inflated_bytes"] = inflated_bytes.into();
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(body).unwrap();
+    let deflated = encoder.finish().unwrap();
+    let mut out = shipped[..12].to_vec();
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(deflated.len() as u64).to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&deflated);
+    reseal(&mut out);
+    out
+}
+
+#[test]
+fn a_deflate_bomb_is_refused_within_its_size() {
+    // 64 MB of zeros deflate to about 64 KB, the size of the shipped index.
+    let zeros = vec![0; 64 << 20];
+    for claim in [None, Some(zeros.len())] {
+        let bomb = index_with_body(&zeros, claim);
+        let refused = refused_within(&bomb, INDEX_PER_BYTE, ConceptIndex::from_bytes).unwrap();
+        assert!(refused.is_none(), "{claim:?}");
+    }
+    // The same header still reads a body that inflates to the length it gives.
+    let mut body = Vec::new();
+    let shipped = shipped("snomed-es.idx");
+    let header_len = u32::from_le_bytes(shipped[12..16].try_into().unwrap()) as usize;
+    std::io::Read::read_to_end(
+        &mut flate2::read::DeflateDecoder::new(&shipped[28 + header_len..]),
+        &mut body,
+    )
+    .unwrap();
+    let index = ConceptIndex::from_bytes(&index_with_body(&body, Some(body.len()))).unwrap();
+    assert_eq!(index.terms().len(), index.summary().terms);
+}
+
 proptest! {
     #![proptest_config(config(300))]
 
     #[test]
     fn any_bytes_are_refused_as_a_model_or_an_index(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        prop_assert!(refused_within_its_size(&bytes, Model::from_bytes)?.is_none());
-        prop_assert!(refused_within_its_size(&bytes, ConceptIndex::from_bytes)?.is_none());
+        prop_assert!(refused_within(&bytes, 1, Model::from_bytes)?.is_none());
+        prop_assert!(refused_within(&bytes, 1, ConceptIndex::from_bytes)?.is_none());
     }
 
     #[test]
     fn a_damaged_index_is_refused_or_still_answers(damage in damage()) {
         static INDEX: OnceLock<Vec<u8>> = OnceLock::new();
         let bytes = damaged(INDEX.get_or_init(|| shipped("snomed-es.idx")), &damage);
-        // Not `refused_within_its_size`: the index inflates its deflated body without a limit,
-        // so a damaged 59 KB file allocated 256 KB before it was refused (issue 18).
-        if let Ok(index) = ConceptIndex::from_bytes(&bytes) {
+        if let Some(index) = refused_within(&bytes, INDEX_PER_BYTE, ConceptIndex::from_bytes)? {
             // Whatever survived the checks must answer lookups without panicking.
             for (term, postings) in index.terms().into_iter().take(200) {
                 prop_assert_eq!(index.lookup(&term).map(<[_]>::len), Some(postings.len()));
@@ -369,7 +418,7 @@ proptest! {
     fn a_damaged_model_is_refused_or_still_tags(damage in damage()) {
         static MODEL: OnceLock<Vec<u8>> = OnceLock::new();
         let bytes = damaged(MODEL.get_or_init(|| shipped("bilstm-crf-es.clinitag")), &damage);
-        if let Some(model) = refused_within_its_size(&bytes, Model::from_bytes)? {
+        if let Some(model) = refused_within(&bytes, 1, Model::from_bytes)? {
             let text = "Se pautó tratamiento con amoxicilina 500 mg y omeprazol.";
             entities_keep_their_characters(&model, text)?;
         }

@@ -19,6 +19,12 @@ use std::io::{Read, Write};
 /// Expansions kept per abbreviation, most frequent first.
 const MAX_EXPANSIONS: usize = 3;
 
+/// How many times its deflated size an index body may inflate to. The shipped index inflates
+/// 3.1 times; deflate itself allows about 1,000, which would let a damaged or hostile file of
+/// a few kilobytes ask for gigabytes. The limit keeps what a refused file costs in proportion
+/// to its size.
+const MAX_INFLATION: usize = 64;
+
 /// A concept: a SNOMED CT id (a few annotations use `CHEBI:` ids, and `<null>` marks mentions
 /// the annotators found no concept for), the term to show for it, and its semantic tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +102,17 @@ pub struct IndexSummary {
     pub entity_types: Vec<String>,
 }
 
+/// The index file's header: the summary, and the length its body inflates to, so that the
+/// reader allocates that once and refuses a body that inflates to anything else.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    #[serde(flatten)]
+    summary: IndexSummary,
+    /// Absent from files written before it was recorded; [`MAX_INFLATION`] bounds those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inflated_bytes: Option<usize>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Tables {
     concepts: Vec<Concept>,
@@ -119,17 +136,49 @@ fn corrupt(message: impl std::fmt::Display) -> Error {
     Error::Index(format!("{message}: the index file is damaged"))
 }
 
+/// The inflated body, which must be `expected` bytes long where the header says, and at most
+/// [`MAX_INFLATION`] times the deflated size in any case.
+fn inflate(deflated: &[u8], expected: Option<usize>) -> Result<Vec<u8>> {
+    let limit = deflated.len().saturating_mul(MAX_INFLATION);
+    if let Some(expected) = expected.filter(|&expected| expected > limit) {
+        return Err(corrupt(format!(
+            "the header gives a body of {expected} bytes, more than {MAX_INFLATION} times its \
+             {} compressed bytes",
+            deflated.len()
+        )));
+    }
+    // One byte past the limit tells a body that is too long from one that just fits.
+    let mut body = Vec::with_capacity(expected.map_or(0, |expected| expected + 1));
+    DeflateDecoder::new(deflated)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| corrupt(format!("cannot decompress ({e})")))?;
+    if body.len() > limit {
+        return Err(corrupt(format!(
+            "the body inflates to more than {MAX_INFLATION} times its {} compressed bytes",
+            deflated.len()
+        )));
+    }
+    match expected {
+        Some(expected) if body.len() != expected => Err(corrupt(format!(
+            "the body inflates to {} bytes where the header gives {expected}",
+            body.len()
+        ))),
+        _ => Ok(body),
+    }
+}
+
 impl ConceptIndex {
     /// Reads an index from the bytes of its file, checking format, checksum and every cross
     /// reference, so that a damaged file fails here and never later during a lookup.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let container = container::read(Kind::ConceptIndex, bytes)?;
-        let summary: IndexSummary = serde_json::from_slice(container.header)
+        let Header {
+            summary,
+            inflated_bytes,
+        } = serde_json::from_slice(container.header)
             .map_err(|e| corrupt(format!("unreadable summary ({e})")))?;
-        let mut body = Vec::new();
-        DeflateDecoder::new(container.weights)
-            .read_to_end(&mut body)
-            .map_err(|e| corrupt(format!("cannot decompress ({e})")))?;
+        let body = inflate(container.weights, inflated_bytes)?;
         let tables_len = body
             .get(..8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
@@ -183,14 +232,19 @@ impl ConceptIndex {
     /// The bytes of the index file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let tables = serde_json::to_vec(&self.tables).expect("tables serialise");
+        let term_map = self.terms.as_fst().as_bytes();
         let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
         let written = encoder
             .write_all(&(tables.len() as u64).to_le_bytes())
             .and_then(|()| encoder.write_all(&tables))
-            .and_then(|()| encoder.write_all(self.terms.as_fst().as_bytes()));
+            .and_then(|()| encoder.write_all(term_map));
         written.expect("writing to memory");
         let body = encoder.finish().expect("writing to memory");
-        let header = serde_json::to_vec(&self.summary).expect("summary serialises");
+        let header = Header {
+            summary: self.summary.clone(),
+            inflated_bytes: Some(8 + tables.len() + term_map.len()),
+        };
+        let header = serde_json::to_vec(&header).expect("summary serialises");
         container::write(Kind::ConceptIndex, &header, &body)
     }
 
@@ -664,6 +718,59 @@ mod tests {
         let last = index.source_names(index.lookup("dos").unwrap()[0].sources);
         assert_eq!(last.len(), 1 + 69 - 63);
         assert_eq!(last[0], "source 63");
+    }
+
+    /// An index file with `header` and `body` deflated as its body.
+    fn index_file(header: &serde_json::Value, body: &[u8]) -> Vec<u8> {
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::best());
+        encoder.write_all(body).unwrap();
+        let deflated = encoder.finish().unwrap();
+        let header = serde_json::to_vec(header).unwrap();
+        container::write(Kind::ConceptIndex, &header, &deflated)
+    }
+
+    /// The header and inflated body of an index file.
+    fn parts(bytes: &[u8]) -> (serde_json::Value, Vec<u8>) {
+        let container = container::read(Kind::ConceptIndex, bytes).unwrap();
+        let mut body = Vec::new();
+        DeflateDecoder::new(container.weights)
+            .read_to_end(&mut body)
+            .unwrap();
+        (serde_json::from_slice(container.header).unwrap(), body)
+    }
+
+    #[test]
+    fn files_without_their_inflated_length_still_read() {
+        let index = small_index();
+        let (mut header, body) = parts(&index.to_bytes());
+        assert_eq!(header["inflated_bytes"], body.len());
+        header.as_object_mut().unwrap().remove("inflated_bytes");
+        let old = ConceptIndex::from_bytes(&index_file(&header, &body)).unwrap();
+        assert_eq!(old.summary(), index.summary());
+        assert_eq!(old.terms().len(), 5);
+    }
+
+    #[test]
+    fn a_body_that_inflates_past_its_limits_is_refused() {
+        let (mut header, body) = parts(&small_index().to_bytes());
+        let error = |header: &serde_json::Value, body: &[u8]| {
+            ConceptIndex::from_bytes(&index_file(header, body))
+                .err()
+                .unwrap()
+                .to_string()
+        };
+        let mut longer = body.clone();
+        longer.extend_from_slice(b"more");
+        assert!(error(&header, &longer).contains("where the header gives"));
+        header["inflated_bytes"] = (body.len() * 1000).into();
+        assert!(error(&header, &body).contains("more than 64 times"));
+
+        // Ten megabytes of zeros deflate to about ten kilobytes: without a header's length,
+        // the inflation limit refuses them.
+        header.as_object_mut().unwrap().remove("inflated_bytes");
+        let mut bomb = body.clone();
+        bomb.resize(10 << 20, 0);
+        assert!(error(&header, &bomb).contains("inflates to more than 64 times"));
     }
 
     #[test]
