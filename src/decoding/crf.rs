@@ -327,6 +327,8 @@ mod tests {
         assert!(path.windows(2).all(|w| (w[0], w[1]) != (2, 1)) && path[0] != 3);
     }
 
+    // Training is native only: the wasm build has no autodiff.
+    #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn gradients_flow_to_every_parameter() {
         let device = Device::flex().autodiff();
