@@ -7,7 +7,8 @@
 use burn::tensor::Device;
 use clinitag::models::bert::e5::{E5File, FILE_NAME};
 use clinitag::models::bert::pretrained::Pretrained;
-use clinitag::models::bert::{PieceBatch, WordPieces};
+use clinitag::models::bert::{vocabulary, PieceBatch, WordPieces};
+use clinitag::text::Segmentation;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -229,5 +230,73 @@ fn sentence_embeddings_match_the_engine() {
     assert!(
         lowest >= 0.9995,
         "lowest cosine {lowest} (0.99987 measured)"
+    );
+}
+
+#[test]
+fn pruning_keeps_every_dev_word_cut_as_before() {
+    let mut pretrained = Pretrained::read(&model_path()).unwrap();
+    let full = WordPieces::from_json(&pretrained.tokenizer).unwrap();
+    let texts = corpus_texts(0);
+    let words: Vec<&str> = texts
+        .iter()
+        .flat_map(|text| {
+            Segmentation::of(text)
+                .tokens
+                .into_iter()
+                .map(move |token| &text[token.start..token.end])
+        })
+        .collect();
+    let table = |pretrained: &Pretrained| -> Vec<f32> {
+        let weight = pretrained.encoder.embeddings.word_embeddings.weight.val();
+        weight.into_data().try_into_vec_as::<f32>().unwrap()
+    };
+    let full_table = table(&pretrained);
+    let pruning = vocabulary::prune(&mut pretrained, words.iter().copied()).unwrap();
+    let pruned = WordPieces::from_json(&pretrained.tokenizer).unwrap();
+    let pruned_table = table(&pretrained);
+    eprintln!("{pruning:?}");
+    assert_eq!(pruning.pieces_before, 250_002);
+    assert!(pruning.pieces_kept < 25_000, "{pruning:?}");
+    assert_eq!(pruning.words_with_unknown, 0);
+    assert_eq!(pretrained.config.vocab_size, pruning.pieces_kept);
+    assert_eq!(pruned_table.len(), pruning.pieces_kept * 384);
+    let unknown = pruned.tokenizer().token_to_id("<unk>").unwrap();
+    let pieces = |wordpieces: &WordPieces, word: &str| -> Vec<String> {
+        let encoding = wordpieces.tokenizer().encode(word, false).unwrap();
+        encoding.get_tokens().to_vec()
+    };
+    for word in words.iter().step_by(7) {
+        assert_eq!(pieces(&full, word), pieces(&pruned, word), "{word}");
+        // Each kept piece carries its own embedding.
+        for (&old, &new) in full.pieces(word).iter().zip(&pruned.pieces(word)) {
+            let (old, new) = (old as usize * 384, new as usize * 384);
+            assert_eq!(full_table[old..old + 384], pruned_table[new..new + 384]);
+        }
+    }
+    // Words that dev never writes, in the characters it does: pieces, none unknown.
+    let characters: Vec<char> = words
+        .iter()
+        .flat_map(|word| word.chars())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(characters.len() > 100, "{} characters", characters.len());
+    for chunk in characters.chunks(7) {
+        let word: String = chunk.iter().collect();
+        let ids = pruned.pieces(&word);
+        assert!(
+            !ids.contains(&unknown),
+            "{word}: {:?}",
+            pieces(&pruned, &word)
+        );
+    }
+    // Specials keep their roles for the windows the tagger builds.
+    let encoding = pruned.tokenizer().encode("tacrolimus", true).unwrap();
+    let tokens = encoding.get_tokens();
+    assert_eq!(
+        (tokens[0].as_str(), tokens.last().unwrap().as_str()),
+        ("<s>", "</s>")
     );
 }

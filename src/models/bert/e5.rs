@@ -162,12 +162,13 @@ impl<'a> E5File<'a> {
         let types = c.size("the segment type count")?;
         let epsilon = c.f32("LayerNorm's epsilon")?;
         let block = c.size("the block length")?;
-        if block != BLOCK
-            || hidden % heads != 0
-            || hidden % BLOCK != 0
-            || feed_forward % BLOCK != 0
-            || !(epsilon > 0.0 && epsilon < 1.0)
-        {
+        let fits = block == BLOCK
+            && hidden.is_multiple_of(heads)
+            && hidden.is_multiple_of(BLOCK)
+            && feed_forward.is_multiple_of(BLOCK)
+            && epsilon > 0.0
+            && epsilon < 1.0;
+        if !fits {
             return Err(Error::Model(format!(
                 "{FILE_NAME}: sizes that do not make an encoder (hidden {hidden}, heads {heads}, feed-forward {feed_forward}, block {block}, epsilon {epsilon})"
             )));
@@ -259,7 +260,7 @@ impl<'a> E5File<'a> {
             let length = c.u64("a tensor's length")?;
             let expected = match dtype {
                 DType::F32 => values as u64 * 4,
-                DType::Q4 if values % BLOCK == 0 => (values / BLOCK * BLOCK_BYTES) as u64,
+                DType::Q4 if values.is_multiple_of(BLOCK) => (values / BLOCK * BLOCK_BYTES) as u64,
                 DType::Q4 => u64::MAX,
             };
             let data = offset

@@ -24,7 +24,7 @@ use crate::container::{self, Kind};
 use crate::decoding::SequenceDecoder;
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Tagger};
+use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Precision, Tagger};
 use crate::tagging::{Scheme, Tag};
 use crate::text::Segmentation;
 use burn::module::Module;
@@ -308,12 +308,17 @@ impl BertTagger {
 
     /// The model file: header and weights, stored as 16-bit floats.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        write_model_file(&self.header, self.network.clone(), true)
+        self.to_bytes_at(Precision::Half)
     }
 
     /// The model file with full-precision weights (training checkpoints).
     pub fn to_bytes_full(&self) -> Result<Vec<u8>> {
-        write_model_file(&self.header, self.network.clone(), false)
+        self.to_bytes_at(Precision::Full)
+    }
+
+    /// The model file with its weights stored at `precision`.
+    pub fn to_bytes_at(&self, precision: Precision) -> Result<Vec<u8>> {
+        write_model_file(&self.header, self.network.clone(), precision)
     }
 
     pub fn header(&self) -> &Header {
@@ -712,14 +717,32 @@ pub(crate) mod tests {
             let full =
                 BertTagger::from_bytes(&model.to_bytes_full().unwrap(), &Device::flex()).unwrap();
             assert_eq!(before, full.emissions(&sentences));
-            let half = BertTagger::from_bytes(&model.to_bytes().unwrap(), &Device::flex()).unwrap();
-            let largest = before
-                .iter()
-                .flatten()
-                .zip(half.emissions(&sentences).iter().flatten())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(largest < 0.1, "{largest}");
+            let half_bytes = model.to_bytes().unwrap();
+            let int8_bytes = model.to_bytes_at(Precision::Int8).unwrap();
+            // The header (the tokenizer) is most of a tiny model; the weights shrink by more.
+            assert!(int8_bytes.len() < half_bytes.len(), "{}", int8_bytes.len());
+            for (precision, bytes, tolerance) in
+                [("f16", &half_bytes, 0.1), ("int8", &int8_bytes, 0.25)]
+            {
+                let stored = BertTagger::from_bytes(bytes, &Device::flex()).unwrap();
+                let emissions = stored.emissions(&sentences);
+                let largest = before
+                    .iter()
+                    .flatten()
+                    .zip(emissions.iter().flatten())
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(largest < tolerance, "{precision}: {largest}");
+                assert!(largest > 0.0, "{precision}: stored exactly");
+                let spans = |entities: &[Entity]| -> Vec<(usize, usize, String)> {
+                    entities
+                        .iter()
+                        .map(|e| (e.start, e.end, e.label.clone()))
+                        .collect()
+                };
+                let again = stored.tag(text, &Segmentation::of(text));
+                assert_eq!(spans(&again), spans(&entities), "{precision}");
+            }
             assert_eq!(
                 crate::models::Model::from_bytes(&model.to_bytes().unwrap())
                     .unwrap()

@@ -1,5 +1,7 @@
-//! Extending an encoder's WordPiece vocabulary with the words of a domain that it shatters.
+//! Fitting an encoder's vocabulary to a domain: extending a WordPiece vocabulary with the
+//! words it shatters, or pruning a SentencePiece (Unigram) one to the pieces the domain uses.
 //!
+//! Extending:
 //! An English vocabulary cuts Spanish clinical words into many short pieces ("acetilsalicilico"
 //! into seven), so the first piece that carries a word's tag scores says little about it. The
 //! frequent words of an unlabelled domain corpus that need three or more pieces become pieces
@@ -14,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::text::Segmentation;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Which words become pieces.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -145,6 +147,126 @@ pub fn extend(pretrained: &mut Pretrained, words: &[(String, Vec<u32>)]) -> Resu
     };
     pretrained.tokenizer = serde_json::to_string(&json).expect("JSON serialises");
     Ok(())
+}
+
+/// What [`prune`] kept.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Pruning {
+    pub pieces_before: usize,
+    pub pieces_kept: usize,
+    /// Distinct words read, and how many of them still need the unknown piece (a character
+    /// that no piece of the full vocabulary holds).
+    pub words: usize,
+    pub words_with_unknown: usize,
+}
+
+/// Keeps only the pieces of a Unigram vocabulary that `words` are cut into, one word at a time
+/// as the tagger cuts them, with the special tokens and the single-character pieces of every
+/// character they use (and `▁` before them), so that any new word written in those
+/// characters still has pieces. Removing pieces that no word's best cut uses leaves every
+/// such word's best cut as it was; other words may be cut differently, never into unknowns.
+/// multilingual-e5-small's 250,002 pieces take 96 M of its 117 M parameters; a domain uses a
+/// small share of them.
+pub fn prune<'w>(
+    pretrained: &mut Pretrained,
+    words: impl IntoIterator<Item = &'w str>,
+) -> Result<Pruning> {
+    let mut json: serde_json::Value = serde_json::from_str(&pretrained.tokenizer)
+        .map_err(|e| Error::Model(format!("bad tokenizer.json: {e}")))?;
+    if json["model"]["type"] != "Unigram" {
+        return Err(Error::Model(format!(
+            "only Unigram (SentencePiece) vocabularies can be pruned, not {}",
+            json["model"]["type"]
+        )));
+    }
+    let wordpieces = WordPieces::from_json(&pretrained.tokenizer)?;
+    let tokenizer = wordpieces.tokenizer();
+    let vocabulary: Vec<(String, f64)> = serde_json::from_value(json["model"]["vocab"].take())
+        .map_err(|e| Error::Model(format!("bad Unigram vocabulary: {e}")))?;
+    let unknown = json["model"]["unk_id"]
+        .as_u64()
+        .ok_or_else(|| Error::Model("the Unigram vocabulary has no unk_id".into()))?
+        as u32;
+    let mut keep: BTreeSet<u32> = json["added_tokens"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|token| token["id"].as_u64().map(|id| id as u32))
+        .chain([unknown])
+        .collect();
+    let distinct: BTreeSet<&str> = words.into_iter().collect();
+    let mut characters = BTreeSet::new();
+    let mut words_with_unknown = 0;
+    for word in &distinct {
+        let encoding = tokenizer
+            .encode(*word, false)
+            .map_err(|e| Error::Model(format!("tokenizing {word:?}: {e}")))?;
+        words_with_unknown += encoding.get_ids().contains(&unknown) as usize;
+        keep.extend(encoding.get_ids());
+        for token in encoding.get_tokens() {
+            characters.extend(token.chars());
+        }
+    }
+    let ids: HashMap<&str, u32> = vocabulary
+        .iter()
+        .enumerate()
+        .map(|(id, (piece, _))| (piece.as_str(), id as u32))
+        .collect();
+    let mut buffer = [0u8; 4];
+    for character in characters {
+        keep.extend(ids.get(character.encode_utf8(&mut buffer) as &str));
+        keep.extend(ids.get(format!("\u{2581}{character}").as_str()));
+    }
+    keep.extend(ids.get("\u{2581}"));
+
+    // Old id → new id, in the old order.
+    let kept: Vec<u32> = keep.into_iter().collect();
+    let new_id: HashMap<u32, u32> = kept
+        .iter()
+        .enumerate()
+        .map(|(new, &old)| (old, new as u32))
+        .collect();
+    json["model"]["vocab"] = serde_json::to_value(
+        kept.iter()
+            .map(|&old| &vocabulary[old as usize])
+            .collect::<Vec<_>>(),
+    )
+    .expect("JSON values serialize");
+    json["model"]["unk_id"] = new_id[&unknown].into();
+    for token in json["added_tokens"].as_array_mut().into_iter().flatten() {
+        if let Some(id) = token["id"].as_u64() {
+            token["id"] = new_id[&(id as u32)].into();
+        }
+    }
+    // RobertaProcessing names its two specials with their ids.
+    for role in ["cls", "sep"] {
+        if let Some(id) = json["post_processor"][role][1].as_u64() {
+            json["post_processor"][role][1] = new_id[&(id as u32)].into();
+        }
+    }
+
+    let embeddings = &mut pretrained.encoder.embeddings.word_embeddings;
+    let table = embeddings.weight.val();
+    let rows = Tensor::<1, burn::tensor::Int>::from_data(
+        TensorData::new(
+            kept.iter().map(|&id| id as i64).collect::<Vec<_>>(),
+            [kept.len()],
+        ),
+        &table.device(),
+    );
+    embeddings.weight = Param::from_tensor(table.select(0, rows));
+    let pruning = Pruning {
+        pieces_before: vocabulary.len(),
+        pieces_kept: kept.len(),
+        words: distinct.len(),
+        words_with_unknown,
+    };
+    pretrained.config = BertConfig {
+        vocab_size: kept.len(),
+        ..pretrained.config.clone()
+    };
+    pretrained.tokenizer = serde_json::to_string(&json).expect("JSON serialises");
+    Ok(pruning)
 }
 
 #[cfg(test)]

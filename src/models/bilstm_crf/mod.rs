@@ -13,7 +13,7 @@ use crate::container::{self, Kind};
 use crate::decoding::{CrfScores, SequenceDecoder};
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Tagger};
+use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Precision, Tagger};
 use crate::tagging::{Scheme, Tag, TokenSpan};
 use crate::text::Segmentation;
 use burn::module::Module;
@@ -110,12 +110,17 @@ impl BiLstmCrfTagger {
 
     /// The model file: header and weights, stored as 16-bit floats.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        write_model_file(&self.header, self.network.clone(), true)
+        self.to_bytes_at(Precision::Half)
     }
 
     /// The model file with full-precision weights (training checkpoints).
     pub fn to_bytes_full(&self) -> Result<Vec<u8>> {
-        write_model_file(&self.header, self.network.clone(), false)
+        self.to_bytes_at(Precision::Full)
+    }
+
+    /// The model file with its weights stored at `precision`.
+    pub fn to_bytes_at(&self, precision: Precision) -> Result<Vec<u8>> {
+        write_model_file(&self.header, self.network.clone(), precision)
     }
 
     pub fn header(&self) -> &Header {
@@ -303,6 +308,18 @@ mod tests {
             .fold(0.0f32, f32::max);
         assert!(largest < 0.05, "{largest}");
         assert!(model.to_bytes().unwrap().len() < model.to_bytes_full().unwrap().len());
+
+        // 8-bit matrices: smaller again, and close.
+        let int8_bytes = model.to_bytes_at(Precision::Int8).unwrap();
+        assert!(int8_bytes.len() < model.to_bytes().unwrap().len());
+        let int8 = BiLstmCrfTagger::from_bytes(&int8_bytes, &Device::flex()).unwrap();
+        let largest = before
+            .iter()
+            .flatten()
+            .zip(int8.emissions(&sentences).iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest > 0.0 && largest < 0.2, "{largest}");
     }
 
     #[test]
