@@ -153,6 +153,31 @@ async fn tags_a_spanish_clinical_case_with_concepts_on_the_cpu() {
         .all(|e| e.concept.is_none()));
 }
 
+/// A model file with 8-bit matrices (`--precision int8`), written here in the browser, loads
+/// through the same API and tags the case as well as the 16-bit file.
+#[wasm_bindgen_test]
+async fn an_8_bit_model_tags_as_the_16_bit_one() {
+    use clinitag::models::{Model, Precision};
+    let Model::BiLstmCrf(model) = Model::from_bytes(MODEL_ES).unwrap() else {
+        panic!("the Spanish model is a Bi-LSTM-CRF");
+    };
+    let int8 = model.to_bytes_at(Precision::Int8).unwrap();
+    assert!(int8.len() * 10 < MODEL_ES.len() * 6, "{} bytes", int8.len());
+    let options = r#"{"backend":"cpu"}"#;
+    let half = load(MODEL_ES, None, options).await.unwrap();
+    let eight = load(&int8, None, options).await.unwrap();
+    let (expected, entities) = (
+        tag(&half, CASE_ES).await.unwrap(),
+        tag(&eight, CASE_ES).await.unwrap(),
+    );
+    assert_offsets_exact(CASE_ES, &entities);
+    let (f16_f1, int8_f1) = (f1(&gold_es(), &expected), f1(&gold_es(), &entities));
+    assert!(
+        (f16_f1 - int8_f1).abs() <= 0.02,
+        "f16 {f16_f1}, int8 {int8_f1}"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn tags_english_abstracts_on_the_cpu() {
     let sentences = conll::parse_conll(BC5CDR_HEAD, "bc5cdr-devel-head.tsv").unwrap();
