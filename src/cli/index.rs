@@ -7,7 +7,7 @@ use clinitag::formats::brat::{self, BratEntity};
 use clinitag::formats::corpus::{files_with_extension, read_ann_dir, read_to_string, read_tsv_dir};
 use clinitag::normalize::{
     find_abbreviations, find_brand_names, Candidate, ConceptIndex, IndexBuilder, Matcher,
-    MatcherConfig, Stage, TermSelection, TerminologyImport,
+    MatcherConfig, Stage, TermSelection, TerminologyImport, NO_CONCEPT,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -193,6 +193,9 @@ fn build(args: BuildArgs) -> Result<()> {
         let mut pairs = 0;
         for entity in annotations.values().flatten() {
             for concept in &entity.notes {
+                if concept == NO_CONCEPT {
+                    builder.type_without_concept(&entity.label);
+                }
                 builder.add_mention(&entity.text, concept, 1, source);
                 pairs += 1;
             }

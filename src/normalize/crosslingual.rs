@@ -85,6 +85,11 @@ pub fn cross_lingual_form(key: &str) -> String {
     words.join(" ")
 }
 
+/// Whether a key is exactly one radionuclide (`i131`, `ga 67`): short, but no identifier.
+pub(super) fn is_radionuclide(key: &str) -> bool {
+    radionuclide(key).is_some()
+}
+
 /// `yodo 131`, `i131`, `131i`, `99mtc`, `tecnecio 99m`, `co 60` → the symbol and mass number
 /// (`i131`, `tc99m`, `co60`), where the key is exactly one radionuclide.
 fn radionuclide(key: &str) -> Option<String> {

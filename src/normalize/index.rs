@@ -25,6 +25,12 @@ const MAX_EXPANSIONS: usize = 3;
 /// to its size.
 const MAX_INFLATION: usize = 64;
 
+/// The id PharmaCoNER's annotators give a mention that names no concept.
+pub const NO_CONCEPT: &str = "<null>";
+
+/// What the [`NO_CONCEPT`] concept is shown as.
+const NO_CONCEPT_TERM: &str = "no SNOMED CT concept";
+
 /// A concept: a SNOMED CT id (a few annotations use `CHEBI:` ids, and `<null>` marks mentions
 /// the annotators found no concept for), the term to show for it, and its semantic tag.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +106,11 @@ pub struct IndexSummary {
     /// The entity types whose mentions get concepts (all when empty).
     #[serde(default)]
     pub entity_types: Vec<String>,
+    /// The entity types whose annotations leave some mentions without a concept
+    /// ([`NO_CONCEPT`]): there, a symbol nothing matches (`CD209`, `GJB2`) gets none too
+    /// ([`super::Stage::Symbol`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types_without_concept: Vec<String>,
 }
 
 /// The index file's header: the summary, and the length its body inflates to, so that the
@@ -252,6 +263,11 @@ impl ConceptIndex {
         &self.summary
     }
 
+    /// The concept table, in posting order.
+    pub fn concepts(&self) -> &[Concept] {
+        &self.tables.concepts
+    }
+
     pub fn concept(&self, posting: Posting) -> &Concept {
         &self.tables.concepts[posting.concept as usize]
     }
@@ -326,6 +342,7 @@ pub struct IndexBuilder {
     abbreviations: HashMap<String, HashMap<String, u32>>,
     matcher: MatcherConfig,
     entity_types: Vec<String>,
+    types_without_concept: Vec<String>,
 }
 
 impl IndexBuilder {
@@ -341,6 +358,7 @@ impl IndexBuilder {
             abbreviations: HashMap::new(),
             matcher: MatcherConfig::default(),
             entity_types: Vec::new(),
+            types_without_concept: Vec::new(),
         }
     }
 
@@ -352,6 +370,14 @@ impl IndexBuilder {
     /// The entity types whose mentions the index is for (all when none are given).
     pub fn entity_types(&mut self, types: &[String]) {
         self.entity_types = types.to_vec();
+    }
+
+    /// Records that annotations of `entity_type` left a mention without a concept
+    /// ([`NO_CONCEPT`]); see [`IndexSummary::types_without_concept`].
+    pub fn type_without_concept(&mut self, entity_type: &str) {
+        if !self.types_without_concept.iter().any(|t| t == entity_type) {
+            self.types_without_concept.push(entity_type.to_string());
+        }
     }
 
     /// The matcher settings stored with the index (the defaults unless set).
@@ -447,6 +473,9 @@ impl IndexBuilder {
     /// Adds everything an index holds, its sources, concepts, terms and abbreviations, as if
     /// built here: a user's terminology merges with a shipped index this way.
     pub fn add_index(&mut self, index: &ConceptIndex) {
+        for entity_type in &index.summary.types_without_concept {
+            self.type_without_concept(entity_type);
+        }
         let sources: Vec<TermSource> = index
             .summary
             .sources
@@ -519,6 +548,7 @@ impl IndexBuilder {
             abbreviations,
             matcher,
             entity_types,
+            types_without_concept,
             ..
         } = self;
         // A terminology's preferred term in another language (GPS's English) gives way to the
@@ -528,7 +558,11 @@ impl IndexBuilder {
             .zip(&surfaces)
             .zip(preferred_in_language)
         {
-            if !in_language {
+            // The mentions annotated with no concept name many things (`drogas`, `COL1A1`):
+            // none of them is this concept's name.
+            if concept.id == NO_CONCEPT {
+                concept.preferred = NO_CONCEPT_TERM.to_string();
+            } else if !in_language {
                 if let Some((surface, _)) = surfaces
                     .iter()
                     .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
@@ -580,6 +614,7 @@ impl IndexBuilder {
             sources,
             matcher,
             entity_types,
+            types_without_concept,
         };
         let bytes = ConceptIndex {
             summary,

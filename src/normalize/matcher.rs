@@ -2,8 +2,8 @@
 //! anything: exact, abbreviation expansion, cross-lingual spelling rules, Levenshtein
 //! automaton search, fuzzy similarity.
 
-use super::crosslingual::cross_lingual_form;
-use super::{normalize_term, Concept, ConceptIndex, Posting};
+use super::crosslingual::{cross_lingual_form, is_radionuclide};
+use super::{normalize_term, Concept, ConceptIndex, Posting, NO_CONCEPT};
 use crate::document::Document;
 use levenshtein_automata::LevenshteinAutomatonBuilder;
 use serde::{Deserialize, Serialize};
@@ -30,16 +30,22 @@ pub enum Stage {
     /// one that did, and it takes that one's concept: the brand names and abbreviations a
     /// case report defines (`tacrolimus (Prograf®)`, `hormona paratiroidea intacta (iPTH)`).
     Document,
+    /// Nothing matched a gene or protein symbol (`CD209`, `GJB2`, `GLUT-1`) of an entity type
+    /// whose annotations leave some mentions without a concept: the index does not name it,
+    /// and neither would the annotators, who give such symbols [`NO_CONCEPT`] more often
+    /// than not (PharmaCoNER dev: 11 document concepts found, 2 wrong).
+    Symbol,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
         Stage::Exact,
         Stage::Abbreviation,
         Stage::CrossLingual,
         Stage::Levenshtein,
         Stage::Fuzzy,
         Stage::Document,
+        Stage::Symbol,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +56,7 @@ impl Stage {
             Stage::Levenshtein => "levenshtein",
             Stage::Fuzzy => "fuzzy",
             Stage::Document => "document",
+            Stage::Symbol => "symbol",
         }
     }
 }
@@ -121,6 +128,8 @@ pub struct Matcher {
     cross_lingual: HashMap<String, Vec<u32>>,
     /// Trigram of a token-sorted term → the terms that contain it.
     trigrams: HashMap<Trigram, Vec<u32>>,
+    /// Where the index's concept table has [`NO_CONCEPT`], if it does.
+    no_concept: Option<usize>,
 }
 
 /// Words that name rather than describe: with a digit, or of three characters or fewer
@@ -157,6 +166,89 @@ fn inflection_of(key: &str, term: &str) -> bool {
             let longer = a.chars().count().max(b.chars().count());
             shared + 3 >= longer
         })
+}
+
+/// Whether two keys with the same letters part them into words the same way, but for spaces
+/// that may go: all but one before a lone letter that names a member of a series, which
+/// joined would read as another word (`proteína S` is not `proteínas`, nor `vitamina K`
+/// `vitaminak`). Prefixes may join (`c-ANCA`, `cANCA`), as may compounds (`acetil
+/// salicílico`, `acetilsalicílico`) and numbers (`CD 15`, `CD15`).
+fn same_but_for_spaces(key: &str, term: &str) -> bool {
+    // Where each key's spaces fall among its letters, and whether that space may go.
+    fn gaps(key: &str) -> Vec<(usize, bool)> {
+        let words: Vec<&str> = key.split(' ').collect();
+        let mut at = 0;
+        words
+            .windows(2)
+            .map(|pair| {
+                at += pair[0].chars().count();
+                let lone_letter =
+                    pair[1].chars().count() == 1 && pair[1].starts_with(char::is_alphabetic);
+                (at, !(lone_letter && pair[0].chars().count() > 3))
+            })
+            .collect()
+    }
+    let (a, b) = (gaps(key), gaps(term));
+    let only_in = |these: &[(usize, bool)], those: &[(usize, bool)]| {
+        these
+            .iter()
+            .filter(|(at, _)| !those.iter().any(|(other, _)| other == at))
+            .all(|&(_, may_go)| may_go)
+    };
+    only_in(&a, &b) && only_in(&b, &a)
+}
+
+/// Other ways of writing the same name, looked up exactly when the key itself is not a term,
+/// as Spanish clinical text abbreviates: an HLA antigen without the system's name (`HLA-B27`,
+/// `B27`); an ion without its charge (`Na+`, `Ca2+`, `Ca++`: `na`, `ca`); a leading Greek
+/// letter by its initial (`a-fetoproteína`, `b-HCG`); a free hormone with `libre` as `L`
+/// (`T4 libre`, `T4L`); a vitamin by its letter alone (`B12`, `vitamina B12`).
+fn written_variants(key: &str) -> Vec<String> {
+    let mut variants = Vec::new();
+    if let Some(antigen) = key.strip_prefix("hla ") {
+        variants.push(antigen.to_string());
+    }
+    for (initial, letter) in [("a ", "alfa "), ("b ", "beta ")] {
+        if let Some(rest) = key.strip_prefix(initial) {
+            variants.push(format!("{letter}{rest}"));
+        }
+    }
+    if let Some(hormone) = key.strip_suffix(" libre") {
+        if is_identifier(hormone) && !hormone.contains(' ') {
+            variants.push(format!("{hormone}l"));
+        }
+    }
+    let mut chars = key.chars();
+    if chars.next().is_some_and(|c| matches!(c, 'a'..='e' | 'k'))
+        && key.len() <= 3
+        && chars.all(|c| c.is_ascii_digit())
+    {
+        variants.push(format!("vitamina {key}"));
+    }
+    let uncharged: Vec<&str> = key
+        .split(' ')
+        .map(|word| match word.strip_suffix('+') {
+            Some(ion) if ion.starts_with(char::is_alphabetic) => {
+                ion.trim_end_matches(|c: char| c == '+' || c.is_ascii_digit())
+            }
+            _ => word,
+        })
+        .collect();
+    let uncharged = uncharged.join(" ");
+    if uncharged != key {
+        variants.push(uncharged);
+    }
+    variants
+}
+
+/// Whether a mention is written as a gene or protein symbol: one word of ASCII letters and
+/// digits, hyphens allowed, with a capital and a digit (`CD209`, `GLUT-1`, `Her2-neu`).
+fn is_symbol(mention: &str) -> bool {
+    mention
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && mention.chars().any(|c| c.is_ascii_uppercase())
+        && mention.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Whether a mention is written as a name: with a capital or a digit (`Tobrex`, `anti-CCP`).
@@ -226,6 +318,7 @@ impl Matcher {
                 table.entry(gram).or_default().push(i as u32);
             }
         }
+        let no_concept = index.concepts().iter().position(|c| c.id == NO_CONCEPT);
         Matcher {
             index,
             config,
@@ -237,6 +330,7 @@ impl Matcher {
             compact,
             cross_lingual,
             trigrams: table,
+            no_concept,
         }
     }
 
@@ -255,12 +349,12 @@ impl Matcher {
         if key.is_empty() {
             return Vec::new();
         }
-        if let Some(postings) = self.index.lookup(&key) {
-            return self.ranked(vec![(key.clone(), postings, 1.0)], Stage::Exact);
-        }
-        // Exact but for spaces, which punctuation leaves behind: `CD-15` meets `CD15`.
-        if let Some(terms) = self.compact.get(&key.replace(' ', "")) {
-            return self.ranked(self.matches(terms, 1.0), Stage::Exact);
+        let exact = std::iter::once(key.clone())
+            .chain(written_variants(&key))
+            .map(|key| self.exact(&key))
+            .find(|found| !found.is_empty());
+        if let Some(found) = exact {
+            return found;
         }
 
         let related = self.index.expansions(&key).iter();
@@ -272,7 +366,7 @@ impl Matcher {
             return self.ranked(expanded, Stage::Abbreviation);
         }
 
-        if key.chars().count() >= self.config.cross_lingual_from {
+        if key.chars().count() >= self.config.cross_lingual_from || is_radionuclide(&key) {
             if let Some(terms) = self.cross_lingual.get(&cross_lingual_form(&key)) {
                 return self.ranked(self.matches(terms, 1.0), Stage::CrossLingual);
             }
@@ -304,6 +398,24 @@ impl Matcher {
         }
 
         self.fuzzy(&key)
+    }
+
+    /// [`Stage::Exact`]: the key is a term, or is one but for spaces, which punctuation
+    /// leaves behind (`CD-15` meets `CD15`, `Ig G` meets `IgG`). Spaces are only ignored
+    /// where they part a number or short words, so `proteína S` does not meet `proteínas`.
+    fn exact(&self, key: &str) -> Vec<Candidate<'_>> {
+        if let Some(postings) = self.index.lookup(key) {
+            return self.ranked(vec![(key.to_string(), postings, 1.0)], Stage::Exact);
+        }
+        let Some(terms) = self.compact.get(&key.replace(' ', "")) else {
+            return Vec::new();
+        };
+        let terms: Vec<u32> = terms
+            .iter()
+            .copied()
+            .filter(|&t| same_but_for_spaces(key, &self.terms[t as usize].0))
+            .collect();
+        self.ranked(self.matches(&terms, 1.0), Stage::Exact)
     }
 
     /// The id of the best candidate's concept for a mention, if any stage found one.
@@ -386,7 +498,27 @@ impl Matcher {
                 }
             }
         }
+        for &i in &order {
+            if best[i].is_none() {
+                best[i] = self.unnamed_symbol(&entities[i].label, document.mention(&entities[i]));
+            }
+        }
         best
+    }
+
+    /// [`Stage::Symbol`]: the [`NO_CONCEPT`] candidate for an unmatched `mention` of
+    /// `label`, where the mention is a symbol and the index's annotations leave mentions of
+    /// that type without a concept.
+    fn unnamed_symbol(&self, label: &str, mention: &str) -> Option<Candidate<'_>> {
+        let concept = &self.index.concepts()[self.no_concept?];
+        let types = &self.index.summary().types_without_concept;
+        (types.iter().any(|t| t == label) && is_symbol(mention)).then(|| Candidate {
+            concept,
+            score: 1.0,
+            stage: Stage::Symbol,
+            term: normalize_term(mention),
+            sources: 0,
+        })
     }
 
     fn fuzzy(&self, key: &str) -> Vec<Candidate<'_>> {
@@ -598,5 +730,99 @@ mod tests {
             .is_empty());
         assert!(matcher.candidates("paracetamol").is_empty());
         assert!(matcher.candidates(" ¿? ").is_empty());
+    }
+
+    #[test]
+    fn the_ways_clinicians_write_a_name_meet_its_term() {
+        let mut builder = IndexBuilder::new("es");
+        let source = builder.add_source("test");
+        for (term, id) in [
+            ("B27", "B27-antigen"),
+            ("Na", "sodium"),
+            ("Ca", "calcium"),
+            ("alfa-fetoproteína", "AFP"),
+            ("T4L", "free-T4"),
+            ("vitamina B12", "cobalamin"),
+            ("proteínas", "protein"),
+            ("c-ANCA", "c-ANCA"),
+            ("CD15", "CD15"),
+            ("ácido acetilsalicílico", "aspirin"),
+        ] {
+            builder.add_mention(term, id, 1, source);
+        }
+        let matcher = Matcher::new(builder.build().unwrap());
+        for (mention, id) in [
+            ("HLA-B27", "B27-antigen"),
+            ("Na+", "sodium"),
+            ("Ca2+", "calcium"),
+            ("Ca++", "calcium"),
+            ("a-fetoproteína", "AFP"),
+            ("T4 libre", "free-T4"),
+            ("B12", "cobalamin"),
+            ("cANCA", "c-ANCA"),
+            ("CD-15", "CD15"),
+            ("ácido acetil salicílico", "aspirin"),
+        ] {
+            assert_eq!(
+                best(&matcher, mention).map(|(id, stage, _)| (id, stage)),
+                Some((id.to_string(), Stage::Exact)),
+                "{mention}"
+            );
+        }
+        // A lone letter after a word names a member of a series, not a plural.
+        assert!(best(&matcher, "proteína S").is_none_or(|(id, _, _)| id != "protein"));
+        assert!(best(&matcher, "vitamina B").is_none());
+        // Only where the rest is a term: `T4 total`, `B35` (an HLA antigen) stay unmatched.
+        assert!(best(&matcher, "T4 total").is_none());
+        assert!(best(&matcher, "B35").is_none());
+    }
+
+    #[test]
+    fn an_unknown_symbol_has_no_concept_where_annotators_leave_such_mentions_without() {
+        let build = |without_concept: bool| {
+            let mut builder = IndexBuilder::new("es");
+            let source = builder.add_source("test");
+            builder.add_mention("CD20", "82753007", 1, source);
+            builder.add_mention("COL1A1", NO_CONCEPT, 1, source);
+            if without_concept {
+                builder.type_without_concept("PROTEINAS");
+            }
+            let index = builder.build().unwrap();
+            Matcher::new(ConceptIndex::from_bytes(&index.to_bytes()).unwrap())
+        };
+        let text = "CD20 y CD209 positivos; GJB2; gen receptor; la vitamina B6.";
+        let mut document = Document::new("d", text);
+        for (mention, label) in [
+            ("CD20", "PROTEINAS"),
+            ("CD209", "PROTEINAS"),
+            ("GJB2", "PROTEINAS"),
+            ("receptor", "PROTEINAS"),
+            ("B6", "NORMALIZABLES"),
+        ] {
+            let start = text.find(mention).unwrap();
+            document
+                .entities
+                .push(Entity::new(start, start + mention.len(), label));
+        }
+        let found = |matcher: &Matcher| -> Vec<Option<(String, Stage)>> {
+            matcher
+                .document_candidates(&document)
+                .into_iter()
+                .map(|c| c.map(|c| (c.concept.id.clone(), c.stage)))
+                .collect()
+        };
+        let null = Some((NO_CONCEPT.to_string(), Stage::Symbol));
+        assert_eq!(
+            found(&build(true)),
+            [
+                Some(("82753007".to_string(), Stage::Exact)),
+                null.clone(),
+                null,
+                // Words are not symbols; a type never annotated `<null>` gets nothing.
+                None,
+                None,
+            ]
+        );
+        assert_eq!(found(&build(false))[1], None);
     }
 }

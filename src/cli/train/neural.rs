@@ -239,7 +239,9 @@ pub fn train_bert(args: &Args) -> Result<()> {
     config.max_epochs = args.neural.epochs;
     config.patience = args.neural.patience;
     config.batch_size = args.neural.batch_size;
-    config.learning_rate = args.neural.learning_rate;
+    if let Some(rate) = args.neural.learning_rate {
+        config.learning_rate = rate;
+    }
     config.crf = !args.neural.no_crf;
     config.max_pieces = args.neural.max_pieces;
     config.warmup = args.neural.warmup;
@@ -314,7 +316,9 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     config.max_epochs = args.neural.epochs;
     config.patience = args.neural.patience;
     config.batch_size = args.neural.batch_size;
-    config.learning_rate = args.neural.learning_rate;
+    if let Some(rate) = args.neural.learning_rate {
+        config.learning_rate = rate;
+    }
     config.lr_decay = args.neural.lr_decay;
     config.hidden = args.neural.hidden;
     config.dropout = args.neural.dropout;
