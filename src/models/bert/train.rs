@@ -6,11 +6,13 @@ use super::pretrained::Pretrained;
 use super::{windows, BertTagger, BertTokenClassifier, Header, PieceBatch, WordPieces, KIND};
 use crate::decoding::SequenceDecoder;
 use crate::error::{Error, Result};
-use crate::models::training::{Checkpoints, EpochReport, LabelledSentence, Progress};
+use crate::models::training::{
+    run_epochs, Checkpoints, EpochLimits, EpochTrainer, LabelledSentence, Progress,
+};
 use crate::tagging::{Scheme, TokenSpan};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -73,15 +75,6 @@ struct Example {
     first_pieces: Vec<usize>,
     tags: Vec<usize>,
     open: Vec<usize>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct TrainingState {
-    epoch: usize,
-    step: usize,
-    best_score: f64,
-    best_epoch: usize,
-    history: Vec<EpochReport>,
 }
 
 /// The training windows of `train`: each sentence cut as for tagging, with the entities that
@@ -150,6 +143,131 @@ pub fn scheduled_rate(peak: f64, step: usize, total: usize, warmup: usize) -> f6
     }
 }
 
+/// BERT's side of [`run_epochs`]: the network on the autodiff device, its windows, and two
+/// AdamW optimizers (the encoder with its head, and the CRF's transitions at their own rate).
+struct BertEpochs<'a> {
+    config: &'a TrainingConfig,
+    header: Header,
+    examples: Vec<Example>,
+    model: BertTokenClassifier,
+    optimizer: ModuleOptimizer,
+    crf_optimizer: ModuleOptimizer,
+    device: Device,
+    rng: fastrand::Rng,
+    total_steps: usize,
+    warmup_steps: usize,
+}
+
+/// What BERT training carries from epoch to epoch: the learning-rate schedule's position.
+#[derive(Default, Serialize, Deserialize)]
+struct BertState {
+    step: usize,
+}
+
+impl EpochTrainer for BertEpochs<'_> {
+    type Tagger = BertTagger;
+    type State = BertState;
+
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        seed: u64,
+        state: &mut BertState,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<f64> {
+        let config = self.config;
+        self.rng.seed(seed);
+        self.device.seed(seed);
+        let examples = &self.examples;
+        // Batches of similar lengths (less padding), in random order.
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        self.rng.shuffle(&mut order);
+        order.sort_by_key(|&i| examples[i].ids.len() / 8);
+        let mut batches: Vec<Vec<usize>> = order
+            .chunks(config.batch_size.max(1))
+            .map(<[usize]>::to_vec)
+            .collect();
+        self.rng.shuffle(&mut batches);
+        progress(Progress::Start {
+            batches: batches.len(),
+            epoch,
+        });
+        let mut total_loss = 0.0;
+        for (done, indices) in batches.iter().enumerate() {
+            let ids: Vec<Vec<u32>> = indices.iter().map(|&i| examples[i].ids.clone()).collect();
+            let firsts: Vec<Vec<usize>> = indices
+                .iter()
+                .map(|&i| examples[i].first_pieces.clone())
+                .collect();
+            let gold: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].tags.clone()).collect();
+            let open: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].open.clone()).collect();
+            let batch = PieceBatch::new(&ids, &firsts, &self.device);
+            let loss = self.model.loss(&batch, &gold, &open);
+            let value: f32 = loss.clone().into_scalar();
+            total_loss += value as f64;
+            let mut gradients = loss.backward();
+            let crf_gradients = GradientsParams::from_module(&mut gradients, &self.model.crf);
+            let gradients = GradientsParams::from_grads(gradients, &self.model);
+            let rate = scheduled_rate(
+                config.learning_rate,
+                state.step,
+                self.total_steps,
+                self.warmup_steps,
+            );
+            self.model = self.optimizer.step(rate, self.model.clone(), gradients);
+            if !crf_gradients.is_empty() {
+                let crf_rate = rate * config.crf_learning_rate / config.learning_rate;
+                self.model = self
+                    .crf_optimizer
+                    .step(crf_rate, self.model.clone(), crf_gradients);
+            }
+            state.step += 1;
+            progress(Progress::Batch {
+                done: done + 1,
+                loss: value,
+            });
+        }
+        Ok(total_loss / batches.len().max(1) as f64)
+    }
+
+    fn tagger(&self) -> Result<BertTagger> {
+        BertTagger::new(self.header.clone(), self.model.valid(), &Device::flex())
+    }
+
+    fn tagger_bytes(tagger: &BertTagger) -> Result<Vec<u8>> {
+        tagger.to_bytes_full()
+    }
+
+    fn optimizer_states(&self) -> Result<Vec<(&'static str, Bytes)>> {
+        [
+            ("optimizer.bin", &self.optimizer),
+            ("crf-optimizer.bin", &self.crf_optimizer),
+        ]
+        .into_iter()
+        .map(|(name, optimizer)| {
+            let bytes = optimizer
+                .into_bytes()
+                .map_err(|e| Error::Model(format!("cannot save the optimizer: {e}")))?;
+            Ok((name, bytes))
+        })
+        .collect()
+    }
+
+    fn resume(&mut self, latest: &[u8], read: &dyn Fn(&str) -> Result<Vec<u8>>) -> Result<()> {
+        self.model = BertTagger::from_bytes(latest, &self.device)?.network;
+        for (name, optimizer) in [
+            ("optimizer.bin", &mut self.optimizer),
+            ("crf-optimizer.bin", &mut self.crf_optimizer),
+        ] {
+            *optimizer = optimizer
+                .clone()
+                .from_bytes(Bytes::from_bytes_vec(read(name)?))
+                .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 /// Fine-tunes `pretrained` on `train` and returns the model of the epoch with the best
 /// `dev_score` (higher is better).
 pub fn train(
@@ -162,7 +280,6 @@ pub fn train(
 ) -> Result<BertTagger> {
     let device = Device::flex().autodiff();
     device.seed(config.seed);
-    let mut rng = fastrand::Rng::with_seed(config.seed);
 
     let decoder = SequenceDecoder::constrained(config.scheme, &config.labels);
     let wordpieces = WordPieces::from_json(&pretrained.tokenizer)?;
@@ -188,7 +305,7 @@ pub fn train(
     };
     // Forked and set to train: a module merely moved from the CPU device onto the autodiff
     // one would compute but get no gradients, and the encoder would stay frozen.
-    let mut model = BertTokenClassifier::new(
+    let model = BertTokenClassifier::new(
         pretrained.encoder.fork(&device),
         &pretrained.config,
         decoder.tags.len(),
@@ -202,134 +319,27 @@ pub fn train(
             .with_grad_clipping(Some(GradientClippingConfig::Norm(config.clip_norm)))
             .init()
     };
-    let mut optimizer = adamw();
-    let mut crf_optimizer = adamw();
-
     let batches_per_epoch = examples.len().div_ceil(config.batch_size.max(1));
     let total_steps = batches_per_epoch * config.max_epochs;
-    let warmup_steps = ((total_steps as f64) * config.warmup).round() as usize;
-    let mut state = TrainingState {
-        epoch: 0,
-        step: 0,
-        best_score: f64::NEG_INFINITY,
-        best_epoch: 0,
-        history: Vec::new(),
+    let mut epochs = BertEpochs {
+        config,
+        header,
+        examples,
+        model,
+        optimizer: adamw(),
+        crf_optimizer: adamw(),
+        device,
+        rng: fastrand::Rng::with_seed(config.seed),
+        total_steps,
+        warmup_steps: ((total_steps as f64) * config.warmup).round() as usize,
     };
-    let mut best_bytes: Option<Vec<u8>> = None;
-    if let Some(checkpoints) = checkpoints {
-        std::fs::create_dir_all(&checkpoints.dir).map_err(|e| Error::io(&checkpoints.dir, e))?;
-        if checkpoints.resume && checkpoints.dir.join("state.json").exists() {
-            let read = |name: &str| {
-                let path = checkpoints.dir.join(name);
-                std::fs::read(&path).map_err(|e| Error::io(path, e))
-            };
-            state = serde_json::from_slice(&read("state.json")?)
-                .map_err(|e| Error::Model(format!("bad checkpoint state: {e}")))?;
-            model = BertTagger::from_bytes(&read("latest.clinitag")?, &device)?.network;
-            let restore = |optimizer: burn::optim::ModuleOptimizer, name: &str| {
-                optimizer
-                    .from_bytes(Bytes::from_bytes_vec(read(name)?))
-                    .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))
-            };
-            optimizer = restore(optimizer, "optimizer.bin")?;
-            crf_optimizer = restore(crf_optimizer, "crf-optimizer.bin")?;
-            best_bytes = Some(read("best.clinitag")?);
-        }
-    }
-
-    while state.epoch < config.max_epochs && state.epoch - state.best_epoch < config.patience
-        || state.epoch == 0
-    {
-        let started = std::time::Instant::now();
-        let epoch = state.epoch + 1;
-        let epoch_seed = config.seed.wrapping_mul(1000).wrapping_add(epoch as u64);
-        rng.seed(epoch_seed);
-        device.seed(epoch_seed);
-        // Batches of similar lengths (less padding), in random order.
-        let mut order: Vec<usize> = (0..examples.len()).collect();
-        rng.shuffle(&mut order);
-        order.sort_by_key(|&i| examples[i].ids.len() / 8);
-        let mut batches: Vec<Vec<usize>> = order
-            .chunks(config.batch_size.max(1))
-            .map(<[usize]>::to_vec)
-            .collect();
-        rng.shuffle(&mut batches);
-        progress(Progress::Start {
-            batches: batches.len(),
-            epoch,
-        });
-        let mut total_loss = 0.0;
-        for (done, indices) in batches.iter().enumerate() {
-            let ids: Vec<Vec<u32>> = indices.iter().map(|&i| examples[i].ids.clone()).collect();
-            let firsts: Vec<Vec<usize>> = indices
-                .iter()
-                .map(|&i| examples[i].first_pieces.clone())
-                .collect();
-            let gold: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].tags.clone()).collect();
-            let open: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].open.clone()).collect();
-            let batch = PieceBatch::new(&ids, &firsts, &device);
-            let loss = model.loss(&batch, &gold, &open);
-            let value: f32 = loss.clone().into_scalar();
-            total_loss += value as f64;
-            let mut gradients = loss.backward();
-            let crf_gradients = GradientsParams::from_module(&mut gradients, &model.crf);
-            let gradients = GradientsParams::from_grads(gradients, &model);
-            let rate = scheduled_rate(config.learning_rate, state.step, total_steps, warmup_steps);
-            model = optimizer.step(rate, model, gradients);
-            if !crf_gradients.is_empty() {
-                let crf_rate = rate * config.crf_learning_rate / config.learning_rate;
-                model = crf_optimizer.step(crf_rate, model, crf_gradients);
-            }
-            state.step += 1;
-            progress(Progress::Batch {
-                done: done + 1,
-                loss: value,
-            });
-        }
-
-        let tagger = BertTagger::new(header.clone(), model.valid(), &Device::flex())?;
-        let score = dev_score(&tagger);
-        let best = score > state.best_score;
-        if best {
-            state.best_score = score;
-            state.best_epoch = epoch;
-            best_bytes = Some(tagger.to_bytes_full()?);
-        }
-        state.epoch = epoch;
-        let report = EpochReport {
-            epoch,
-            loss: total_loss / batches.len().max(1) as f64,
-            dev_score: score,
-            seconds: started.elapsed().as_secs_f64(),
-            best,
-        };
-        progress(Progress::Epoch(&report));
-        state.history.push(report);
-        if let Some(checkpoints) = checkpoints {
-            let write = |name: &str, bytes: &[u8]| {
-                let path = checkpoints.dir.join(name);
-                std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))
-            };
-            write("latest.clinitag", &tagger.to_bytes_full()?)?;
-            for (name, optimizer) in [
-                ("optimizer.bin", &optimizer),
-                ("crf-optimizer.bin", &crf_optimizer),
-            ] {
-                let bytes = optimizer
-                    .into_bytes()
-                    .map_err(|e| Error::Model(format!("cannot save the optimizer: {e}")))?;
-                write(name, &bytes)?;
-            }
-            if let Some(best) = &best_bytes {
-                write("best.clinitag", best)?;
-            }
-            write("state.json", &serde_json::to_vec_pretty(&state).unwrap())?;
-        }
-    }
-    let best = best_bytes.ok_or_else(|| Error::Model("no epoch was trained".into()))?;
-    let mut tagger = BertTagger::from_bytes(&best, &Device::flex())?;
-    tagger.header.training["best_epoch"] = state.best_epoch.into();
-    tagger.header.training["best_dev_score"] = state.best_score.into();
-    tagger.header.training["history"] = serde_json::to_value(&state.history).unwrap();
+    let limits = EpochLimits {
+        max_epochs: config.max_epochs,
+        patience: config.patience,
+        seed: config.seed,
+    };
+    let trained = run_epochs(&mut epochs, limits, checkpoints, dev_score, progress)?;
+    let mut tagger = BertTagger::from_bytes(&trained.best, &Device::flex())?;
+    trained.note(&mut tagger.header.training);
     Ok(tagger)
 }

@@ -9,10 +9,11 @@ use crate::models::embeddings::SubwordEmbeddings;
 pub use crate::models::training::{
     labelled_sentences, Checkpoints, EpochReport, LabelledSentence, Progress,
 };
+use crate::models::training::{run_epochs, EpochLimits, EpochTrainer};
 use crate::tagging::Scheme;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -88,17 +89,6 @@ fn no_decay() -> f64 {
     1.0
 }
 
-#[derive(Serialize, Deserialize)]
-struct TrainingState {
-    epoch: usize,
-    best_score: f64,
-    best_epoch: usize,
-    history: Vec<EpochReport>,
-    /// The learning rate of the next epoch (absent in checkpoints of older builds).
-    #[serde(default)]
-    learning_rate: Option<f64>,
-}
-
 /// Trains a model on `train` and returns the one with the best `dev_score` (higher is better).
 pub fn train(
     train: &[LabelledSentence],
@@ -111,7 +101,7 @@ pub fn train(
 ) -> Result<BiLstmCrfTagger> {
     let device = Device::flex().autodiff();
     device.seed(config.seed);
-    let mut rng = fastrand::Rng::with_seed(config.seed);
+    let rng = fastrand::Rng::with_seed(config.seed);
 
     let (tags, constraints) = BiLstmCrfTagger::tag_set(config.scheme, &config.labels);
     let tag_ids: HashMap<_, usize> = tags.iter().cloned().zip(0..).collect();
@@ -173,58 +163,82 @@ pub fn train(
         model.word_embedding.weight =
             Param::from_tensor(pretrained_matrix(&header.vocabulary, embeddings, &device));
     }
-    let mut optimizer = AdamConfig::new()
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(5.0)))
-        .init();
-
-    let mut state = TrainingState {
-        epoch: 0,
-        best_score: f64::NEG_INFINITY,
-        best_epoch: 0,
-        history: Vec::new(),
-        learning_rate: None,
-    };
-    let mut best_bytes: Option<Vec<u8>> = None;
-    if let Some(checkpoints) = checkpoints {
-        std::fs::create_dir_all(&checkpoints.dir).map_err(|e| Error::io(&checkpoints.dir, e))?;
-        if checkpoints.resume && checkpoints.dir.join("state.json").exists() {
-            let read = |name: &str| {
-                let path = checkpoints.dir.join(name);
-                std::fs::read(&path).map_err(|e| Error::io(path, e))
-            };
-            state = serde_json::from_slice(&read("state.json")?)
-                .map_err(|e| Error::Model(format!("bad checkpoint state: {e}")))?;
-            let latest = BiLstmCrfTagger::from_bytes(&read("latest.clinitag")?, &device)?;
-            model = latest.network;
-            optimizer = optimizer
-                .from_bytes(Bytes::from_bytes_vec(read("optimizer.bin")?))
-                .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))?;
-            best_bytes = Some(read("best.clinitag")?);
-            // Each epoch reshuffles from a seed of its own, so a resumed run continues exactly.
-        }
-    }
-
     if config.freeze_embeddings && pretrained.is_some() {
         model.word_embedding = model.word_embedding.no_grad();
     }
     let singletons = singleton_word_ids(train, &header.vocabulary);
-    while state.epoch < config.max_epochs && state.epoch - state.best_epoch < config.patience
-        || state.epoch == 0
-    {
-        let started = std::time::Instant::now();
-        let epoch = state.epoch + 1;
+    let mut epochs = BiLstmCrfEpochs {
+        config,
+        header,
+        examples,
+        singletons,
+        model,
+        optimizer: AdamConfig::new()
+            .with_grad_clipping(Some(GradientClippingConfig::Norm(5.0)))
+            .init(),
+        device,
+        rng,
+        frozen_embeddings: config.freeze_embeddings && pretrained.is_some(),
+    };
+    let limits = EpochLimits {
+        max_epochs: config.max_epochs,
+        patience: config.patience,
+        seed: config.seed,
+    };
+    let trained = run_epochs(&mut epochs, limits, checkpoints, dev_score, progress)?;
+    let mut tagger = BiLstmCrfTagger::from_bytes(&trained.best, &Device::flex())?;
+    trained.note(&mut tagger.header.training);
+    Ok(tagger)
+}
+
+/// The Bi-LSTM-CRF's side of [`run_epochs`]: the network on the autodiff device, its
+/// sentences, and Adam with word dropout.
+struct BiLstmCrfEpochs<'a> {
+    config: &'a TrainingConfig,
+    header: Header,
+    examples: Vec<Example<'a>>,
+    singletons: HashMap<u32, ()>,
+    model: BiLstmCrf,
+    optimizer: ModuleOptimizer,
+    device: Device,
+    rng: fastrand::Rng,
+    /// Pretrained word vectors kept fixed (`freeze_embeddings`), also once resumed.
+    frozen_embeddings: bool,
+}
+
+/// What Bi-LSTM-CRF training carries from epoch to epoch.
+#[derive(Default, Serialize, Deserialize)]
+struct BiLstmCrfState {
+    /// The learning rate of the next epoch (absent in checkpoints of older builds).
+    #[serde(default)]
+    learning_rate: Option<f64>,
+}
+
+impl EpochTrainer for BiLstmCrfEpochs<'_> {
+    type Tagger = BiLstmCrfTagger;
+    type State = BiLstmCrfState;
+
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        seed: u64,
+        state: &mut BiLstmCrfState,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<f64> {
+        let config = self.config;
         let learning_rate = state.learning_rate.unwrap_or(config.learning_rate);
-        rng.seed(config.seed.wrapping_mul(1000).wrapping_add(epoch as u64));
-        device.seed(config.seed.wrapping_mul(1000).wrapping_add(epoch as u64));
+        self.rng.seed(seed);
+        self.device.seed(seed);
+        let examples = &self.examples;
         // Batches of similar lengths, in random order.
         let mut order: Vec<usize> = (0..examples.len()).collect();
-        rng.shuffle(&mut order);
+        self.rng.shuffle(&mut order);
         order.sort_by_key(|&i| examples[i].tokens.len() / 4);
         let mut batches: Vec<Vec<usize>> = order
-            .chunks(config.batch_size)
+            .chunks(config.batch_size.max(1))
             .map(<[usize]>::to_vec)
             .collect();
-        rng.shuffle(&mut batches);
+        self.rng.shuffle(&mut batches);
         progress(Progress::Start {
             batches: batches.len(),
             epoch,
@@ -243,69 +257,67 @@ pub fn train(
                 .iter()
                 .map(|&i| examples[i].open.clone())
                 .collect();
-            let batch = Batch::new(&sentences, &header.vocabulary, &device, |word| {
+            let (singletons, rng) = (&self.singletons, &mut self.rng);
+            let batch = Batch::new(&sentences, &self.header.vocabulary, &self.device, |word| {
                 if singletons.contains_key(&word) && rng.f64() < config.word_dropout {
                     UNKNOWN
                 } else {
                     word
                 }
             });
-            let loss = model.loss(&batch, &gold, &open);
+            let loss = self.model.loss(&batch, &gold, &open);
             let value: f32 = loss.clone().into_scalar();
             total_loss += value as f64;
-            let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(learning_rate, model, gradients);
+            let gradients = GradientsParams::from_grads(loss.backward(), &self.model);
+            self.model = self
+                .optimizer
+                .step(learning_rate, self.model.clone(), gradients);
             progress(Progress::Batch {
                 done: done + 1,
                 loss: value,
             });
         }
+        Ok(total_loss / batches.len().max(1) as f64)
+    }
 
-        let tagger = BiLstmCrfTagger::new(header.clone(), model.valid(), &Device::flex())?;
-        let score = dev_score(&tagger);
-        let best = score > state.best_score;
-        if best {
-            state.best_score = score;
-            state.best_epoch = epoch;
-            best_bytes = Some(tagger.to_bytes_full()?);
-        }
+    /// After an epoch without a better score, the learning rate decays (`lr_decay`).
+    fn epoch_scored(&mut self, state: &mut BiLstmCrfState, best: bool) {
+        let learning_rate = state.learning_rate.unwrap_or(self.config.learning_rate);
         state.learning_rate = Some(if best {
             learning_rate
         } else {
-            learning_rate * config.lr_decay
+            learning_rate * self.config.lr_decay
         });
-        state.epoch = epoch;
-        let report = EpochReport {
-            epoch,
-            loss: total_loss / batches.len().max(1) as f64,
-            dev_score: score,
-            seconds: started.elapsed().as_secs_f64(),
-            best,
-        };
-        progress(Progress::Epoch(&report));
-        state.history.push(report);
-        if let Some(checkpoints) = checkpoints {
-            let write = |name: &str, bytes: &[u8]| {
-                let path = checkpoints.dir.join(name);
-                std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))
-            };
-            write("latest.clinitag", &tagger.to_bytes_full()?)?;
-            let optimizer_bytes = optimizer
-                .into_bytes()
-                .map_err(|e| Error::Model(format!("cannot save the optimizer: {e}")))?;
-            write("optimizer.bin", &optimizer_bytes)?;
-            if let Some(best) = &best_bytes {
-                write("best.clinitag", best)?;
-            }
-            write("state.json", &serde_json::to_vec_pretty(&state).unwrap())?;
-        }
     }
-    let best = best_bytes.ok_or_else(|| Error::Model("no epoch was trained".into()))?;
-    let mut tagger = BiLstmCrfTagger::from_bytes(&best, &Device::flex())?;
-    tagger.header.training["best_epoch"] = state.best_epoch.into();
-    tagger.header.training["best_dev_score"] = state.best_score.into();
-    tagger.header.training["history"] = serde_json::to_value(&state.history).unwrap();
-    Ok(tagger)
+
+    fn tagger(&self) -> Result<BiLstmCrfTagger> {
+        BiLstmCrfTagger::new(self.header.clone(), self.model.valid(), &Device::flex())
+    }
+
+    fn tagger_bytes(tagger: &BiLstmCrfTagger) -> Result<Vec<u8>> {
+        tagger.to_bytes_full()
+    }
+
+    fn optimizer_states(&self) -> Result<Vec<(&'static str, Bytes)>> {
+        let bytes = self
+            .optimizer
+            .into_bytes()
+            .map_err(|e| Error::Model(format!("cannot save the optimizer: {e}")))?;
+        Ok(vec![("optimizer.bin", bytes)])
+    }
+
+    fn resume(&mut self, latest: &[u8], read: &dyn Fn(&str) -> Result<Vec<u8>>) -> Result<()> {
+        self.model = BiLstmCrfTagger::from_bytes(latest, &self.device)?.network;
+        if self.frozen_embeddings {
+            self.model.word_embedding = self.model.word_embedding.clone().no_grad();
+        }
+        self.optimizer = self
+            .optimizer
+            .clone()
+            .from_bytes(Bytes::from_bytes_vec(read("optimizer.bin")?))
+            .map_err(|e| Error::Model(format!("bad optimizer checkpoint: {e}")))?;
+        Ok(())
+    }
 }
 
 /// Training words and characters, plus the most frequent pretrained words.
