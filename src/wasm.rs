@@ -52,8 +52,9 @@ export interface ConceptMatch {
   preferred: string;
   /** In (0, 1]: how well the indexed term matches, times how often it names this concept. */
   score: number;
-  /** "exact", "abbreviation", "crosslingual", "levenshtein", "fuzzy" or "document" (a
-   *  brand or abbreviation that the text itself pairs with a matched mention). */
+  /** "exact", "abbreviation", "crosslingual", "levenshtein", "fuzzy", "document" (a
+   *  brand or abbreviation that the text itself pairs with a matched mention) or "symbol"
+   *  (a gene or protein symbol nothing matched, given `<null>`: no SNOMED CT concept). */
   stage: string;
   /** The indexed term that matched, normalised. */
   term: string;

@@ -23,6 +23,14 @@ impl NoGpu {
     }
 
     pub fn no_webgpu() -> Self {
+        let global = js_sys::global();
+        let node = property(&property(&property(&global, "process"), "versions"), "node");
+        if node.is_string() || is_missing(&property(&global, "navigator")) {
+            return NoGpu::new(
+                "WebGPU is only offered in a browser",
+                "no navigator.gpu outside a browser (Node.js, a server): the CPU computes",
+            );
+        }
         NoGpu::new(
             "this browser does not offer WebGPU",
             "navigator.gpu is missing: WebGPU needs a recent Chrome or Edge (or a browser with \

@@ -1,0 +1,61 @@
+// Types of clinitag's high-level API (`createTagger`), in the browser (a Web Worker) and in
+// Node.js (the calling thread). The low-level API's types are clinitag.d.ts's, written by
+// wasm-bindgen from the Rust crate.
+
+import type { Entity, LoadOptions } from "./clinitag.js";
+
+export type { ConceptMatch, Entity, ImportOptions, IndexSummary, LoadOptions, TagProgress } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
+
+/** A model or index file: its URL (browser: resolved against the page; Node.js: a file path,
+ *  or a file:, http: or https: URL) or its bytes. */
+export type FileSource = string | URL | ArrayBuffer | ArrayBufferView;
+
+export interface CreateTaggerOptions {
+  /** A model file: `.clinitag`, or a dictionary `.json`. */
+  model: FileSource;
+  /** A SNOMED CT concept index (`.idx`): entities then carry a `concept`. */
+  index?: FileSource | null;
+  /** "auto" (default: WebGPU on a hardware graphics adapter, else the CPU; see
+   *  `fallbackReason`), "webgpu" or "cpu". Node.js always computes on the CPU. */
+  backend?: LoadOptions["backend"];
+  /** The most text one pass reads, in UTF-16 code units (default 20,000); longer texts are
+   *  tagged in parts with the same entities. */
+  maxLength?: number;
+  /** BERT models: most windows per forward pass (default 32). */
+  batchWindows?: number;
+  /** Bytes of the model and index received so far, of `total` (0 when a server gives no
+   *  length). */
+  onProgress?: (loaded: number, total: number) => void;
+  /** Browser only: where the package's worker.js is served, where a bundler moved it. */
+  workerUrl?: string | URL;
+}
+
+export interface TagOptions {
+  /** Called after each part of a long text: `done` of `total` UTF-16 code units. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ClinitagTagger {
+  /** Where the model computes. */
+  readonly backend: "webgpu" | "cpu";
+  /** Why "auto" kept to the CPU, in words for the person at the page; null otherwise. */
+  readonly fallbackReason: string | null;
+  /** The technical detail behind `fallbackReason`. */
+  readonly fallbackDetail: string | null;
+  /** The model's language: "es" or "en". */
+  readonly language: string;
+  /** "bilstm-crf", "bert" or "dictionary". */
+  readonly architecture: string;
+  /** The entity types the model finds. */
+  readonly labels: string[];
+  /** The entities of `text`: `text.slice(e.start, e.end) === e.text` (UTF-16 code units). */
+  tag(text: string, options?: TagOptions): Promise<Entity[]>;
+  /** Stops the tagger and frees its memory; later calls are refused. */
+  close(): void;
+}
+
+/** Starts a tagger (in the browser, in a Web Worker of its own) with a model and, optionally,
+ *  a concept index. Rejects with a message when a file cannot be fetched, is damaged or is of
+ *  another kind. */
+export function createTagger(options: CreateTaggerOptions): Promise<ClinitagTagger>;

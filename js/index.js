@@ -1,0 +1,118 @@
+// clinitag for the browser: `createTagger` runs the tagger in a Web Worker of its own, so the
+// page stays responsive while a model downloads, loads and tags. Clinical text never leaves
+// the machine. The low-level, same-thread API (`init`, `Tagger`, `IndexImport`,
+// `indexSummary`) is exported as well.
+
+export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
+
+// A model or index given as a URL (resolved against the page) or as bytes, as the worker
+// takes it. Bytes are copied, so the caller's buffer stays usable.
+function source(value, what) {
+  if (typeof value === "string" || value instanceof URL) {
+    return { url: new URL(value, globalThis.location?.href).href };
+  }
+  if (value instanceof ArrayBuffer) return { bytes: value.slice(0) };
+  if (ArrayBuffer.isView(value)) {
+    return { bytes: value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) };
+  }
+  throw new TypeError(`${what} must be a URL or bytes (ArrayBuffer or Uint8Array)`);
+}
+
+// Requests to the worker and their replies, matched by id.
+class Connection {
+  constructor(worker) {
+    this.worker = worker;
+    this.pending = new Map();
+    this.next = 0;
+    this.failure = null;
+    worker.onmessage = ({ data }) => {
+      const request = this.pending.get(data.id);
+      if (!request) return;
+      if (data.type === "progress") {
+        request.onProgress?.(data);
+        return;
+      }
+      this.pending.delete(data.id);
+      if (data.type === "done") {
+        request.resolve(data.result);
+      } else {
+        if (data.crashed) this.fail(new Error(`clinitag crashed (${data.message}); create a new tagger`));
+        request.reject(new Error(data.message));
+      }
+    };
+    // The worker script could not start (a missing file, a blocked module).
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.fail(new Error(`clinitag's worker failed: ${event.message ?? "it could not start"}`));
+    };
+  }
+
+  request(message, onProgress) {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ ...message, id });
+    });
+  }
+
+  // Ends every pending and later request with `error`.
+  fail(error) {
+    this.failure ??= error;
+    for (const request of this.pending.values()) request.reject(this.failure);
+    this.pending.clear();
+  }
+}
+
+class WorkerTagger {
+  #connection;
+
+  constructor(connection, info) {
+    this.#connection = connection;
+    /** "webgpu" or "cpu". */
+    this.backend = info.backend;
+    /** Why "auto" kept to the CPU, in words for the person at the page (null otherwise). */
+    this.fallbackReason = info.fallbackReason;
+    /** The technical detail behind `fallbackReason`. */
+    this.fallbackDetail = info.fallbackDetail;
+    this.language = info.language;
+    this.architecture = info.architecture;
+    this.labels = info.labels;
+  }
+
+  /** The entities of `text`, with UTF-16 offsets: `text.slice(e.start, e.end) === e.text`. */
+  tag(text, { onProgress } = {}) {
+    if (typeof text !== "string") return Promise.reject(new TypeError("tag() takes a string"));
+    const progress = onProgress && ((p) => onProgress(p.done, p.total));
+    return this.#connection.request({ type: "tag", text }, progress);
+  }
+
+  /** Stops the worker and frees its memory; later calls are refused. */
+  close() {
+    this.#connection.fail(new Error("this tagger is closed"));
+    this.#connection.worker.terminate();
+  }
+}
+
+/**
+ * Starts a tagger in its own worker and loads a model (and, optionally, a concept index).
+ * Rejects with a message when a file cannot be downloaded, is damaged or is of another kind.
+ */
+export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, onProgress, workerUrl } = {}) {
+  if (model == null) throw new TypeError("createTagger needs a model: its URL or its bytes");
+  const message = {
+    type: "load",
+    model: source(model, "model"),
+    index: index == null ? null : source(index, "index"),
+    options: { backend, maxLength, batchWindows },
+  };
+  const worker = new Worker(workerUrl ?? new URL("./worker.js", import.meta.url), { type: "module" });
+  const connection = new Connection(worker);
+  try {
+    const progress = onProgress && ((p) => onProgress(p.loaded, p.total));
+    return new WorkerTagger(connection, await connection.request(message, progress));
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
+}

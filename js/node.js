@@ -1,0 +1,79 @@
+// clinitag for Node.js 20+: the same `createTagger` as in the browser, on the CPU and in the
+// calling thread (a server that must keep clinical text on its premises gets the same
+// entities as the page). Models and indexes are bytes, file paths, or file: or http(s): URLs.
+
+import { readFile } from "node:fs/promises";
+import init, { Tagger } from "./clinitag.js";
+
+export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
+
+let ready = null;
+
+// The wasm module, instantiated once from the package's own file.
+function start() {
+  ready ??= readFile(new URL("./clinitag_bg.wasm", import.meta.url)).then((bytes) => init({ module_or_path: bytes }));
+  return ready;
+}
+
+async function bytesOf(value, what) {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === "string" || value instanceof URL) {
+    const url = URL.canParse?.(value) ? new URL(value) : null;
+    if (url?.protocol === "http:" || url?.protocol === "https:") {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`cannot download ${url}: HTTP ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    }
+    try {
+      return await readFile(url?.protocol === "file:" ? url : value);
+    } catch (error) {
+      throw new Error(`cannot read the ${what} ${value}: ${error.message}`);
+    }
+  }
+  throw new TypeError(`${what} must be bytes, a file path or a URL`);
+}
+
+class NodeTagger {
+  #tagger;
+
+  constructor(tagger) {
+    this.#tagger = tagger;
+    this.backend = tagger.backend;
+    this.fallbackReason = tagger.fallbackReason ?? null;
+    this.fallbackDetail = tagger.fallbackDetail ?? null;
+    this.language = tagger.language;
+    this.architecture = tagger.architecture;
+    this.labels = tagger.labels;
+  }
+
+  /** The entities of `text`, with UTF-16 offsets: `text.slice(e.start, e.end) === e.text`. */
+  async tag(text, { onProgress } = {}) {
+    if (!this.#tagger) throw new Error("this tagger is closed");
+    if (typeof text !== "string") throw new TypeError("tag() takes a string");
+    return this.#tagger.tag(text, onProgress);
+  }
+
+  /** Frees the model's memory; later calls are refused. */
+  close() {
+    this.#tagger?.free();
+    this.#tagger = null;
+  }
+}
+
+/**
+ * Loads a model (and, optionally, a concept index) on the CPU. Rejects with a message when a
+ * file cannot be read, is damaged or is of another kind.
+ */
+export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, onProgress } = {}) {
+  if (model == null) throw new TypeError("createTagger needs a model: its bytes, path or URL");
+  const [modelBytes, indexBytes] = await Promise.all([
+    bytesOf(model, "model"),
+    index == null ? undefined : bytesOf(index, "index"),
+  ]);
+  const loaded = modelBytes.length + (indexBytes?.length ?? 0);
+  onProgress?.(loaded, loaded);
+  await start();
+  return new NodeTagger(await Tagger.load(modelBytes, indexBytes, { backend, maxLength, batchWindows }));
+}

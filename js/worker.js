@@ -1,0 +1,97 @@
+// The package's tagging worker (`createTagger` starts it): it gets the model and index bytes
+// (downloading them when given URLs), hands them to the wasm tagger, and tags texts, so that
+// the page that embeds clinitag never freezes while a model loads or runs.
+//
+// Requests in, each with an `id` that its replies repeat:
+//   {id, type: "load", model: Source, index: Source | null, options: LoadOptions}
+//   {id, type: "tag", text}
+// where a Source is {url} or {bytes: ArrayBuffer}.
+// Replies out:
+//   {id, type: "progress", phase: "download", loaded, total}   while files download
+//   {id, type: "progress", phase: "tag", done, total}          a long text, part by part
+//   {id, type: "done", result}
+//   {id, type: "error", message, crashed}   crashed: the wasm instance trapped and is unusable
+
+import init, { Tagger } from "./clinitag.js";
+
+const ready = init();
+let tagger = null;
+let crashed = false;
+
+// The bytes of a Source; a URL is fetched with progress reports (`total` is 0 where the
+// server gives no length).
+async function bytesOf(source, report) {
+  if (source.bytes) {
+    const bytes = new Uint8Array(source.bytes);
+    report(bytes.length, bytes.length);
+    return bytes;
+  }
+  const response = await fetch(source.url);
+  if (!response.ok) throw new Error(`cannot download ${source.url}: HTTP ${response.status}`);
+  const total = Number(response.headers.get("content-length") ?? 0);
+  const chunks = [];
+  let loaded = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    report(loaded, total);
+  }
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
+async function load({ id, model, index, options }) {
+  const sources = [model, index].filter(Boolean);
+  const progress = sources.map(() => ({ loaded: 0, total: 0 }));
+  const report = (i) => (loaded, total) => {
+    progress[i] = { loaded, total };
+    postMessage({
+      id,
+      type: "progress",
+      phase: "download",
+      loaded: progress.reduce((sum, p) => sum + p.loaded, 0),
+      total: progress.reduce((sum, p) => sum + p.total, 0),
+    });
+  };
+  const [modelBytes, indexBytes] = await Promise.all(sources.map((source, i) => bytesOf(source, report(i))));
+  await ready;
+  tagger?.free();
+  tagger = null;
+  tagger = await Tagger.load(modelBytes, index ? indexBytes : undefined, options);
+  return {
+    backend: tagger.backend,
+    fallbackReason: tagger.fallbackReason ?? null,
+    fallbackDetail: tagger.fallbackDetail ?? null,
+    language: tagger.language,
+    architecture: tagger.architecture,
+    labels: tagger.labels,
+  };
+}
+
+async function tag({ id, text }) {
+  if (!tagger) throw new Error("no model is loaded");
+  const progress = (done, total) => postMessage({ id, type: "progress", phase: "tag", done, total });
+  return tagger.tag(text, progress);
+}
+
+onmessage = async ({ data }) => {
+  try {
+    if (crashed) throw new Error("this tagger crashed earlier; create a new one");
+    const result = data.type === "load" ? await load(data) : data.type === "tag" ? await tag(data) : null;
+    if (result === null) throw new Error(`unknown request: ${data.type}`);
+    postMessage({ id: data.id, type: "done", result });
+  } catch (error) {
+    // A trap (a panic, memory exhausted) leaves the wasm instance unusable; any other error
+    // is the input's or a file's, and the tagger goes on.
+    crashed ||= error instanceof WebAssembly.RuntimeError;
+    postMessage({ id: data.id, type: "error", message: String(error?.message ?? error), crashed });
+  }
+};

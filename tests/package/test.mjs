@@ -1,0 +1,151 @@
+// The npm package as its users meet it: the tarball that `./build.sh package` makes
+// (target/package/clinitag-*.tgz) installed into a fresh project, then
+//  - in Node.js: `import { createTagger } from "clinitag"`, the Spanish model and index read
+//    from disk, a PharmaCoNER dev case tagged;
+//  - in headless Chromium (Debian's, driven by playwright-core from tests/e2e): the same
+//    import through an import map in a page served by this test, the model and index loaded
+//    from URLs in the package's Web Worker, the same case tagged;
+// and both compared with the command-line tool's entities, offsets in UTF-16 code units (the
+// case begins with an emoji, so they differ from characters). Also: a damaged model is
+// refused with a message, a closed tagger refuses work, and the tarball's size is printed.
+//
+//   node tests/package/test.mjs          (after ./build.sh package; CHROMIUM=/usr/bin/chromium)
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.txt");
+const MODEL = join(ROOT, "models/bilstm-crf-es.clinitag");
+const INDEX = join(ROOT, "models/snomed-es.idx");
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm" };
+
+const packages = join(ROOT, "target/package");
+const tarballs = (await readdir(packages).catch(() => [])).filter((f) => /^clinitag-.*\.tgz$/.test(f));
+assert.equal(tarballs.length, 1, `expected one tarball in ${packages}: run ./build.sh package`);
+const tarball = join(packages, tarballs[0]);
+const figures = { tarballBytes: (await stat(tarball)).size };
+
+// What the command-line tool finds in the case, offsets in UTF-16 code units.
+const project = await mkdtemp(join(tmpdir(), "clinitag-package-"));
+const text = `🙂 ${await readFile(CASE, "utf8")}`;
+const textFile = join(project, "case.txt");
+await writeFile(textFile, text);
+execFileSync("cargo", ["build", "--profile", "ci", "--bin", "clinitag", "--quiet"], { cwd: ROOT, stdio: "inherit" });
+const cli = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
+  ["tag", "--model", MODEL, "--index", INDEX, "--offsets", "utf16", "--format", "json", textFile], { encoding: "utf8" }));
+const expected = cli.entities.map((e) => [e.start, e.end, e.type, e.text, e.concepts[0] ?? null]);
+assert.ok(expected.length > 20, `the CLI found ${expected.length} entities`);
+
+function check(where, entities) {
+  const found = entities.map((e) => [e.start, e.end, e.type, e.text, e.concept?.id ?? null]);
+  assert.deepEqual(found, expected, `${where}: the entities differ from the CLI's`);
+  for (const e of entities) assert.equal(text.slice(e.start, e.end), e.text, `${where}: offsets of ${e.text}`);
+  const scores = cli.entities.map((e, i) => Math.abs(e.score - entities[i].score));
+  assert.ok(Math.max(...scores) < 1e-4, `${where}: scores differ by ${Math.max(...scores)}`);
+}
+
+try {
+  // A fresh project that installs the tarball, as `npm install clinitag` would.
+  await writeFile(join(project, "package.json"), JSON.stringify({ name: "uses-clinitag", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--silent", tarball], { cwd: project, stdio: "inherit" });
+
+  // Node.js: the package's "node" entry, files read from disk.
+  await writeFile(join(project, "node-check.mjs"), `
+    import { createTagger } from "clinitag";
+    import { readFile } from "node:fs/promises";
+    const text = await readFile(${JSON.stringify(textFile)}, "utf8");
+    const started = performance.now();
+    const tagger = await createTagger({ model: ${JSON.stringify(MODEL)}, index: await readFile(${JSON.stringify(INDEX)}) });
+    const loaded = performance.now();
+    const entities = await tagger.tag(text);
+    const tagged = performance.now();
+    const damaged = await createTagger({ model: new Uint8Array(1000) }).then(() => "loaded", (e) => e.message);
+    tagger.close();
+    const closed = await tagger.tag("paracetamol").then(() => "tagged", (e) => e.message);
+    console.log(JSON.stringify({ backend: tagger.backend, fallbackReason: tagger.fallbackReason, language: tagger.language,
+      entities, damaged, closed, loadMs: loaded - started, tagMs: tagged - loaded }));
+  `);
+  const node = JSON.parse(execFileSync("node", ["node-check.mjs"], { cwd: project, encoding: "utf8" }));
+  check("Node.js", node.entities);
+  assert.equal(node.backend, "cpu");
+  assert.match(node.fallbackReason, /only offered in a browser/);
+  assert.equal(node.language, "es");
+  assert.match(node.damaged, /\w{3,}/, "a damaged model is refused with a message");
+  assert.match(node.closed, /closed/);
+  figures.node = { loadMs: Math.round(node.loadMs), tagMs: Math.round(node.tagMs), entities: node.entities.length };
+
+  // Chromium: a page of the project imports the package by name, the package's worker
+  // fetches the model and index from this server.
+  await writeFile(join(project, "index.html"), `<!doctype html>
+    <meta charset="utf-8"><title>uses clinitag</title>
+    <script type="importmap">{"imports": {"clinitag": "./node_modules/clinitag/index.js"}}</script>
+    <script type="module">
+      import { createTagger } from "clinitag";
+      window.run = async (text) => {
+        const downloads = [];
+        const started = performance.now();
+        const tagger = await createTagger({ model: "models/bilstm-crf-es.clinitag", index: "models/snomed-es.idx",
+          onProgress: (loaded, total) => downloads.push([loaded, total]) });
+        const loaded = performance.now();
+        const entities = await tagger.tag(text);
+        const tagged = performance.now();
+        const damaged = await createTagger({ model: new Uint8Array(1000) }).then(() => "loaded", (e) => e.message);
+        const missing = await createTagger({ model: "models/none.clinitag" }).then(() => "loaded", (e) => e.message);
+        tagger.close();
+        const closed = await tagger.tag("paracetamol").then(() => "tagged", (e) => e.message);
+        return { backend: tagger.backend, fallbackReason: tagger.fallbackReason, entities, damaged, missing, closed,
+          downloads: downloads.at(-1), loadMs: loaded - started, tagMs: tagged - loaded };
+      };
+      document.body.dataset.ready = "yes";
+    </script>`);
+  const files = { "/models/bilstm-crf-es.clinitag": MODEL, "/models/snomed-es.idx": INDEX };
+  const server = createServer(async (request, response) => {
+    const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
+    const file = files[path] ?? normalize(join(project, path === "/" ? "index.html" : path));
+    try {
+      if (!files[path] && !file.startsWith(project)) throw new Error("outside the project");
+      const body = await readFile(file);
+      response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const { chromium } = createRequire(join(ROOT, "tests/e2e/package.json"))("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--enable-unsafe-webgpu", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage();
+    const problems = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => document.body?.dataset.ready === "yes", null, { timeout: 60_000 });
+    const web = await page.evaluate((text) => window.run(text), text);
+    check("Chromium", web.entities);
+    // SwiftShader is a software GPU: "auto" keeps to the CPU and says why.
+    assert.equal(web.backend, "cpu");
+    assert.ok(web.fallbackReason, "a reason for the CPU");
+    const bytes = (await stat(MODEL)).size + (await stat(INDEX)).size;
+    assert.deepEqual(web.downloads, [bytes, bytes], "download progress ends at both files' size");
+    assert.match(web.damaged, /\w{3,}/);
+    assert.match(web.missing, /HTTP 404/);
+    assert.match(web.closed, /closed/);
+    assert.deepEqual(problems, []);
+    figures.chromium = { loadMs: Math.round(web.loadMs), tagMs: Math.round(web.tagMs), entities: web.entities.length };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  console.log(JSON.stringify(figures));
+} finally {
+  await rm(project, { recursive: true, force: true });
+}
