@@ -166,7 +166,8 @@ web() {
     rm -rf "$SITE"
     mkdir -p "$SITE/pkg" "$SITE/models"
     cp www/* "$SITE/"
-    cp pkg/clinitag.js pkg/clinitag_bg.wasm "$SITE/pkg/"
+    # The page tags through the npm package's own API (js/index.js and its worker).
+    cp pkg/clinitag.js pkg/clinitag_bg.wasm js/index.js js/worker.js "$SITE/pkg/"
     cp models/*.clinitag models/*.idx models/dictionary-*.json "$SITE/models/"
     # The licences of every crate inside the module, and the data's attributions (About).
     python3 scripts/third_party_notice.py >"$SITE/third-party.txt"

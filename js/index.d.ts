@@ -2,7 +2,7 @@
 // Node.js (the calling thread). The low-level API's types are clinitag.d.ts's, written by
 // wasm-bindgen from the Rust crate.
 
-import type { Entity, LoadOptions } from "./clinitag.js";
+import type { Entity, ImportOptions, IndexSummary, LoadOptions } from "./clinitag.js";
 
 export type { ConceptMatch, Entity, ImportOptions, IndexSummary, LoadOptions, TagProgress } from "./clinitag.js";
 export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
@@ -49,8 +49,20 @@ export interface ClinitagTagger {
   readonly architecture: string;
   /** The entity types the model finds. */
   readonly labels: string[];
+  /** What the concept index in use holds, or null without one. */
+  readonly index: IndexSummary | null;
   /** The entities of `text`: `text.slice(e.start, e.end) === e.text` (UTF-16 code units). */
   tag(text: string, options?: TagOptions): Promise<Entity[]>;
+  /** Tags with another concept index, or none (null); the model stays loaded. A damaged
+   *  index is refused and the one in use stays. */
+  useIndex(index: ArrayBuffer | ArrayBufferView | null): Promise<IndexSummary | null>;
+  /** A concept index built from terminology files (a SNOMED CT RF2 release zip or its .txt
+   *  files; FHIR CodeSystem or ValueSet JSON) on top of `base` where given: its bytes, to
+   *  keep and pass to `useIndex`. A file that cannot be read is refused with its name. */
+  buildIndex(
+    files: { name: string; bytes: ArrayBuffer | ArrayBufferView }[],
+    options?: { base?: ArrayBuffer | ArrayBufferView | null; options?: ImportOptions; onProgress?: (done: number, total: number, message: string) => void },
+  ): Promise<Uint8Array>;
   /** Stops the tagger and frees its memory; later calls are refused. */
   close(): void;
 }

@@ -35,24 +35,29 @@ class Connection {
       this.pending.delete(data.id);
       if (data.type === "done") {
         request.resolve(data.result);
+      } else if (data.crashed) {
+        // The wasm instance trapped (a panic, memory exhausted): this tagger is done for.
+        const error = new Error(`clinitag stopped unexpectedly (${data.message}); create a new tagger`);
+        this.fail(Object.assign(error, { crashed: true, reason: data.message }));
+        request.reject(this.failure);
       } else {
-        if (data.crashed) this.fail(new Error(`clinitag crashed (${data.message}); create a new tagger`));
         request.reject(new Error(data.message));
       }
     };
     // The worker script could not start (a missing file, a blocked module).
     worker.onerror = (event) => {
       event.preventDefault?.();
-      this.fail(new Error(`clinitag's worker failed: ${event.message ?? "it could not start"}`));
+      const reason = event.message || "its worker could not start";
+      this.fail(Object.assign(new Error(`clinitag stopped unexpectedly (${reason})`), { crashed: true, reason }));
     };
   }
 
-  request(message, onProgress) {
+  request(message, onProgress, transfer = []) {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ ...message, id });
+      this.worker.postMessage({ ...message, id }, transfer);
     });
   }
 
@@ -78,6 +83,8 @@ class WorkerTagger {
     this.language = info.language;
     this.architecture = info.architecture;
     this.labels = info.labels;
+    /** What the concept index in use holds (`IndexSummary`), or null without one. */
+    this.index = info.index;
   }
 
   /** The entities of `text`, with UTF-16 offsets: `text.slice(e.start, e.end) === e.text`. */
@@ -85,6 +92,32 @@ class WorkerTagger {
     if (typeof text !== "string") return Promise.reject(new TypeError("tag() takes a string"));
     const progress = onProgress && ((p) => onProgress(p.done, p.total));
     return this.#connection.request({ type: "tag", text }, progress);
+  }
+
+  /** Tags with another concept index (bytes), or none (null); the model stays loaded. A
+   *  damaged index is refused and the one in use stays. */
+  async useIndex(index) {
+    const bytes = index == null ? null : source(index, "index").bytes;
+    if (index != null && !bytes) throw new TypeError("useIndex takes the index's bytes");
+    const info = await this.#connection.request({ type: "use-index", index: bytes });
+    this.index = info.index;
+    return this.index;
+  }
+
+  /** A concept index built from terminology files (a SNOMED CT RF2 release zip or its .txt
+   *  files, FHIR CodeSystem or ValueSet JSON), on top of `base` (bytes) where given: its
+   *  bytes, to keep and pass to `useIndex`. `onProgress(done, total, message)` after each
+   *  file. A file that cannot be read is refused with its name. */
+  buildIndex(files, { base = null, options, onProgress } = {}) {
+    const message = {
+      type: "build-index",
+      base: base == null ? null : source(base, "base").bytes,
+      files: files.map((f) => ({ name: f.name, bytes: source(f.bytes, f.name).bytes })),
+      options,
+    };
+    const progress = onProgress && ((p) => onProgress(p.done, p.total, p.message));
+    const transfer = message.files.map((f) => f.bytes);
+    return this.#connection.request(message, progress, transfer);
   }
 
   /** Stops the worker and frees its memory; later calls are refused. */

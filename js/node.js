@@ -3,7 +3,7 @@
 // entities as the page). Models and indexes are bytes, file paths, or file: or http(s): URLs.
 
 import { readFile } from "node:fs/promises";
-import init, { Tagger } from "./clinitag.js";
+import init, { IndexImport, Tagger, indexSummary } from "./clinitag.js";
 
 export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
 
@@ -37,15 +37,19 @@ async function bytesOf(value, what) {
 
 class NodeTagger {
   #tagger;
+  #from;
 
-  constructor(tagger) {
+  constructor(tagger, from) {
     this.#tagger = tagger;
+    this.#from = from;
     this.backend = tagger.backend;
     this.fallbackReason = tagger.fallbackReason ?? null;
     this.fallbackDetail = tagger.fallbackDetail ?? null;
     this.language = tagger.language;
     this.architecture = tagger.architecture;
     this.labels = tagger.labels;
+    /** What the concept index in use holds (`IndexSummary`), or null without one. */
+    this.index = from.indexBytes ? indexSummary(from.indexBytes) : null;
   }
 
   /** The entities of `text`, with UTF-16 offsets: `text.slice(e.start, e.end) === e.text`. */
@@ -53,6 +57,38 @@ class NodeTagger {
     if (!this.#tagger) throw new Error("this tagger is closed");
     if (typeof text !== "string") throw new TypeError("tag() takes a string");
     return this.#tagger.tag(text, onProgress);
+  }
+
+  /** Tags with another concept index (bytes or a path), or none (null); a damaged index is
+   *  refused and the one in use stays. */
+  async useIndex(index) {
+    if (!this.#tagger) throw new Error("this tagger is closed");
+    const indexBytes = index == null ? undefined : await bytesOf(index, "index");
+    const summary = indexBytes ? indexSummary(indexBytes) : null;
+    const { modelBytes, options } = this.#from;
+    const tagger = await Tagger.load(modelBytes, indexBytes, options);
+    this.#tagger.free();
+    this.#tagger = tagger;
+    this.#from = { ...this.#from, indexBytes };
+    this.index = summary;
+    return summary;
+  }
+
+  /** A concept index built from terminology files ({name, bytes}: RF2, FHIR) on top of
+   *  `base` where given: its bytes, for `useIndex`. */
+  async buildIndex(files, { base = null, options, onProgress } = {}) {
+    const baseBytes = base == null ? undefined : await bytesOf(base, "base index");
+    const importer = new IndexImport(baseBytes, options);
+    try {
+      for (const [done, file] of files.entries()) {
+        onProgress?.(done, files.length + 1, `Reading ${file.name}…`);
+        importer.addFile(file.name, await bytesOf(file.bytes, file.name));
+      }
+      onProgress?.(files.length, files.length + 1, "Building the index…");
+      return importer.finish();
+    } finally {
+      importer.free();
+    }
   }
 
   /** Frees the model's memory; later calls are refused. */
@@ -75,5 +111,6 @@ export async function createTagger({ model, index = null, backend = "auto", maxL
   const loaded = modelBytes.length + (indexBytes?.length ?? 0);
   onProgress?.(loaded, loaded);
   await start();
-  return new NodeTagger(await Tagger.load(modelBytes, indexBytes, { backend, maxLength, batchWindows }));
+  const options = { backend, maxLength, batchWindows };
+  return new NodeTagger(await Tagger.load(modelBytes, indexBytes, options), { modelBytes, indexBytes, options });
 }

@@ -5,18 +5,23 @@
 // Requests in, each with an `id` that its replies repeat:
 //   {id, type: "load", model: Source, index: Source | null, options: LoadOptions}
 //   {id, type: "tag", text}
+//   {id, type: "use-index", index: ArrayBuffer | null}     the same model, another index
+//   {id, type: "build-index", base: ArrayBuffer | null, files: [{name, bytes}], options}
 // where a Source is {url} or {bytes: ArrayBuffer}.
 // Replies out:
 //   {id, type: "progress", phase: "download", loaded, total}   while files download
 //   {id, type: "progress", phase: "tag", done, total}          a long text, part by part
+//   {id, type: "progress", phase: "index", done, total, message}  a terminology, file by file
 //   {id, type: "done", result}
 //   {id, type: "error", message, crashed}   crashed: the wasm instance trapped and is unusable
 
-import init, { Tagger } from "./clinitag.js";
+import init, { IndexImport, Tagger, indexSummary } from "./clinitag.js";
 
 const ready = init();
 let tagger = null;
 let crashed = false;
+// What the tagger was loaded from, to load it again with another index.
+let loaded = null;
 
 // The bytes of a Source; a URL is fetched with progress reports (`total` is 0 where the
 // server gives no length).
@@ -63,9 +68,16 @@ async function load({ id, model, index, options }) {
   };
   const [modelBytes, indexBytes] = await Promise.all(sources.map((source, i) => bytesOf(source, report(i))));
   await ready;
+  return start({ modelBytes, indexBytes: index ? indexBytes : undefined, options });
+}
+
+// (Re)starts the tagger from a model, an index and options; what it is, for the page.
+async function start(from) {
   tagger?.free();
   tagger = null;
-  tagger = await Tagger.load(modelBytes, index ? indexBytes : undefined, options);
+  loaded = null;
+  tagger = await Tagger.load(from.modelBytes, from.indexBytes, from.options);
+  loaded = from;
   return {
     backend: tagger.backend,
     fallbackReason: tagger.fallbackReason ?? null,
@@ -73,7 +85,32 @@ async function load({ id, model, index, options }) {
     language: tagger.language,
     architecture: tagger.architecture,
     labels: tagger.labels,
+    index: from.indexBytes ? indexSummary(from.indexBytes) : null,
   };
+}
+
+async function useIndex({ index }) {
+  if (!loaded) throw new Error("no model is loaded");
+  const indexBytes = index ? new Uint8Array(index) : undefined;
+  // Checked before the tagger in use is let go: a damaged index leaves it as it was.
+  if (indexBytes) indexSummary(indexBytes);
+  return start({ ...loaded, indexBytes });
+}
+
+// An index from terminology files (RF2, FHIR) on top of `base`; its bytes, transferred.
+async function buildIndex({ id, base, files, options }) {
+  await ready;
+  const importer = new IndexImport(base ? new Uint8Array(base) : undefined, options);
+  try {
+    for (const [done, file] of files.entries()) {
+      postMessage({ id, type: "progress", phase: "index", done, total: files.length + 1, message: `Reading ${file.name}…` });
+      importer.addFile(file.name, new Uint8Array(file.bytes));
+    }
+    postMessage({ id, type: "progress", phase: "index", done: files.length, total: files.length + 1, message: "Building the index…" });
+    return importer.finish();
+  } finally {
+    importer.free();
+  }
 }
 
 async function tag({ id, text }) {
@@ -82,12 +119,17 @@ async function tag({ id, text }) {
   return tagger.tag(text, progress);
 }
 
+const HANDLERS = { load, tag, "use-index": useIndex, "build-index": buildIndex };
+
 onmessage = async ({ data }) => {
   try {
     if (crashed) throw new Error("this tagger crashed earlier; create a new one");
-    const result = data.type === "load" ? await load(data) : data.type === "tag" ? await tag(data) : null;
-    if (result === null) throw new Error(`unknown request: ${data.type}`);
-    postMessage({ id: data.id, type: "done", result });
+    // A test build defines this hook to make the wasm instance trap; no other does.
+    await globalThis.clinitagTestHook?.(data);
+    const handler = HANDLERS[data.type];
+    if (!handler) throw new Error(`unknown request: ${data.type}`);
+    const result = await handler(data);
+    postMessage({ id: data.id, type: "done", result }, result instanceof Uint8Array ? [result.buffer] : []);
   } catch (error) {
     // A trap (a panic, memory exhausted) leaves the wasm instance unusable; any other error
     // is the input's or a file's, and the tagger goes on.

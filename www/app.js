@@ -1,5 +1,8 @@
 // The page: settings, text input, highlighting, the entity table and exports. All tagging
-// happens in worker.js; this file only talks to it and draws.
+// happens in the npm package's worker (pkg/index.js, `createTagger`); this file fetches and
+// checks the files, and draws.
+
+import { createTagger } from "./pkg/index.js";
 
 const $ = (id) => document.getElementById(id);
 const ARCHITECTURES = { bert: "BERT", "bilstm-crf": "Bi-LSTM-CRF", dictionary: "Dictionary (baseline)" };
@@ -29,14 +32,14 @@ const state = {
   manifest: null,
   // Worker failures since the last model was ready (see recover).
   failures: 0,
-  worker: null,
+  tagger: null,
+  // The files the tagger was started on: {modelBytes, indexBytes, index, language}.
+  current: null,
+  loadRequest: null,
   labels: [],
   entities: [],
   text: "",
   name: "text",
-  pending: new Map(),
-  nextId: 1,
-  loading: null,
 };
 
 // The status line, and the page's state on <body data-state> (loading, tagging, ready,
@@ -61,84 +64,139 @@ function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-// ---- the worker ----------------------------------------------------------------------------
+// ---- files and the tagger -------------------------------------------------------------------
+//
+// The page downloads the model and index listed in manifest.json (from Cache Storage when it
+// can, so a second visit works offline), checks each against its SHA-256, and hands the bytes
+// to the npm package's `createTagger`, which runs the tagger in a Web Worker of its own. The
+// user's own terminology (an RF2 release or FHIR files, chosen on the page) is built into a
+// concept index in that worker, on top of the bundled index, and kept in Cache Storage under
+// the language, with the hash of the bundled index it was built on. Nothing is ever uploaded.
 
-function startWorker() {
-  const worker = new Worker("worker.js", { type: "module" });
-  worker.onmessage = ({ data }) => {
-    if (data.type === "progress") {
-      const bar = $("progress");
-      bar.hidden = data.loaded >= data.total;
-      bar.max = data.total;
-      bar.value = data.loaded;
-      setStatus(`Downloading the model… ${megabytes(data.loaded)} of ${megabytes(data.total)}`, "loading");
-    } else if (data.type === "import-progress") {
-      const bar = $("terminology-progress");
-      bar.hidden = false;
-      bar.max = data.total;
-      bar.value = data.done;
-      setStatus(`Importing your terminology: ${data.message}`, "loading");
-    } else if (data.type === "ready") {
-      $("progress").hidden = true;
-      $("terminology-progress").hidden = true;
-      showTerminology(data.terminology);
-      state.labels = data.labels;
-      state.failures = 0;
-      const where = data.backend === "webgpu" ? "the GPU (WebGPU)" : "the CPU";
-      setStatus(`${ARCHITECTURES[data.architecture] ?? data.architecture} ready on ${where}.`, "ready");
-      showFallback(data.fallbackReason, data.fallbackDetail);
-      document.body.dataset.backend = data.backend;
-      state.loading?.resolve();
-    } else if (data.type === "tag-progress") {
-      // Shown only for a text long enough to be tagged in several parts.
-      const bar = $("tag-progress");
-      bar.hidden = data.done >= data.total;
-      bar.max = data.total;
-      bar.value = data.done;
-      bar.dataset.reports = Number(bar.dataset.reports ?? 0) + 1;
-      if (data.done < data.total) setStatus(`Finding entities… ${Math.floor((100 * data.done) / data.total)} %`, "tagging");
-    } else if (data.type === "crashed") {
-      recover(data.message);
-    } else if (data.type === "tagged") {
-      state.pending.get(data.id)?.resolve(data);
-      state.pending.delete(data.id);
-    } else if (data.type === "error") {
-      $("progress").hidden = true;
-      if (data.id !== undefined && state.pending.has(data.id)) {
-        state.pending.get(data.id).reject(new Error(data.message));
-        state.pending.delete(data.id);
-      } else {
-        state.loading?.reject(new Error(data.message));
-      }
-    }
-  };
-  worker.onerror = (event) => {
-    event.preventDefault();
-    recover(event.message || "the worker failed");
-  };
-  return worker;
+const CACHE = "clinitag-models-v1";
+const TERMINOLOGY = "clinitag-terminology-v1";
+
+// The SHA-256 of some bytes, in lower-case hex as manifest.json writes it. WebCrypto exists
+// only in secure contexts (HTTPS, localhost), which the service worker needs as well.
+async function sha256(bytes) {
+  if (!crypto?.subtle) throw new Error("this page must be served over HTTPS (or from localhost) to check its files");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// The worker died or its wasm instance trapped (a panic, memory exhausted): what it held is
-// lost, the user's text is not. A new worker loads the same model, from the cache. The text
-// is not tagged again by itself, since the same text might stop it again; after three
-// failures in a row (a load that keeps failing) the page stops trying.
-function recover(message) {
-  state.worker.terminate();
-  const stopped = new Error(`the tagger stopped unexpectedly (${message})`);
-  for (const { reject } of state.pending.values()) reject(stopped);
-  state.pending.clear();
-  state.loading?.reject(stopped);
+// The bytes of a listed file, checked against the SHA-256 that manifest.json gives it: from
+// the cache when a copy there matches (one that does not is dropped), else downloaded (with
+// progress reports), checked, and cached under its hash, so a new model version replaces the
+// old. A download that does not match is refused and not kept: a CRC inside the file guards
+// against damage, the hash against a swapped or altered file.
+async function fetchBytes(entry, progress) {
+  const key = `${entry.file}?sha256=${entry.sha256}`;
+  const cache = await caches.open(CACHE);
+  const cached = await cache.match(key);
+  if (cached) {
+    const bytes = new Uint8Array(await cached.arrayBuffer());
+    if ((await sha256(bytes)) === entry.sha256) {
+      progress(bytes.length);
+      return bytes;
+    }
+    await cache.delete(key);
+  }
+  const response = await fetch(key);
+  if (!response.ok) throw new Error(`cannot download ${entry.file}: HTTP ${response.status}`);
+  const reader = response.body.getReader();
+  const bytes = new Uint8Array(entry.bytes);
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (received + value.length > bytes.length) throw new Error(`${entry.file} is larger than its manifest says`);
+    bytes.set(value, received);
+    received += value.length;
+    progress(value.length);
+  }
+  if (received !== bytes.length) throw new Error(`${entry.file} is truncated (${received} of ${bytes.length} bytes)`);
+  if ((await sha256(bytes)) !== entry.sha256) {
+    throw new Error(
+      `${entry.file} is not the file this page lists (its SHA-256 differs), so it was not used. ` +
+        "Something between this computer and the server changed it: reload to try again, or tell whoever runs this page.",
+    );
+  }
+  await cache.put(key, new Response(bytes, { headers: { "content-type": "application/octet-stream" } }));
+  // Older versions of the same file are dead weight.
+  for (const request of await cache.keys()) {
+    const url = new URL(request.url);
+    if (url.pathname.endsWith(`/${entry.file}`) && !request.url.endsWith(key)) await cache.delete(request);
+  }
+  return bytes;
+}
+
+const userIndexKey = (language) => `user-terminology-${language}.idx`;
+
+// The user's index for a language: its bytes, or {stale: true} when it was built on another
+// version of the bundled index (the user must import again), or null when there is none.
+async function userIndex(language, base) {
+  const cache = await caches.open(TERMINOLOGY);
+  const hit = await cache.match(userIndexKey(language));
+  if (!hit) return null;
+  if (hit.headers.get("x-base-sha256") !== (base?.sha256 ?? "")) return { stale: true };
+  return { bytes: new Uint8Array(await hit.arrayBuffer()) };
+}
+
+function showDownload(loaded, total) {
+  const bar = $("progress");
+  bar.hidden = loaded >= total;
+  bar.max = total;
+  bar.value = loaded;
+  setStatus(`Downloading the model… ${megabytes(loaded)} of ${megabytes(total)}`, "loading");
+}
+
+// The tagger is ready: say where it runs and which concept index it uses.
+function showReady(terminology) {
+  const tagger = state.tagger;
+  $("progress").hidden = true;
+  $("terminology-progress").hidden = true;
+  showTerminology(tagger.index && { ...tagger.index, ...terminology });
+  state.labels = tagger.labels;
+  state.failures = 0;
+  const where = tagger.backend === "webgpu" ? "the GPU (WebGPU)" : "the CPU";
+  setStatus(`${ARCHITECTURES[tagger.architecture] ?? tagger.architecture} ready on ${where}.`, "ready");
+  showFallback(tagger.fallbackReason, tagger.fallbackDetail);
+  document.body.dataset.backend = tagger.backend;
+}
+
+// (Re)starts the tagger on the downloaded files, with the user's index for the language if
+// there is one.
+async function startTagger() {
+  state.tagger?.close();
+  state.tagger = null;
+  const { modelBytes, indexBytes, index, language } = state.current;
+  const mine = indexBytes ? await userIndex(language, index) : null;
+  state.tagger = await createTagger({ model: modelBytes, index: mine?.bytes ?? indexBytes, backend: $("backend").value });
+  showReady({ user: Boolean(mine?.bytes), stale: Boolean(mine?.stale) });
+}
+
+// The tagger's wasm instance trapped (a panic, memory exhausted) or its worker died: what it
+// held is lost, the user's text is not. A new tagger loads the same files. The text is not
+// tagged again by itself, since the same text might stop it again; after three failures in a
+// row (a load that keeps failing) the page stops trying.
+async function recover(reason) {
+  state.tagger?.close();
+  state.tagger = null;
   state.failures += 1;
   document.body.dataset.restarts = Number(document.body.dataset.restarts ?? 0) + 1;
   if (state.failures > 3) {
-    setStatus(`The tagger stopped unexpectedly and could not be restarted (${message}). Your text is still here; reload the page to try again.`, "error");
+    setStatus(`The tagger stopped unexpectedly and could not be restarted (${reason}). Your text is still here; reload the page to try again.`, "error");
     return;
   }
-  state.worker = startWorker();
-  loadModel({
-    notice: `The tagger stopped unexpectedly (${message}) and was restarted. Your text is still here: press “Find entities” to try again.`,
-  });
+  setStatus(`The tagger stopped unexpectedly (${reason}); restarting it…`, "loading");
+  try {
+    await startTagger();
+    setStatus(`The tagger stopped unexpectedly (${reason}) and was restarted. Your text is still here: press “Find entities” to try again.`, "ready");
+    $("tag").disabled = false;
+  } catch (error) {
+    if (error.crashed) return recover(error.reason);
+    setStatus(`Could not restart the tagger: ${error.message}`, "error");
+  }
 }
 
 // What the concept index in use holds: the bundled one, or the user's terminology on top.
@@ -162,66 +220,88 @@ function showTerminology(terminology) {
   );
 }
 
+// Builds the chosen files into an index on top of the bundled one (in the tagger's worker),
+// keeps it, and tags with it. A file that cannot be read stops the import with its name; the
+// index in use stays as it was.
 async function importTerminology() {
   const chosen = [...$("terminology-file").files];
   $("terminology-file").value = "";
-  if (!chosen.length) return;
+  if (!chosen.length || !state.tagger) return;
   const files = await Promise.all(chosen.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
   $("tag").disabled = true;
-  const loaded = new Promise((resolve, reject) => (state.loading = { resolve, reject }));
-  state.worker.postMessage({ type: "import", files }, files.map((f) => f.bytes));
+  const bar = $("terminology-progress");
   try {
-    await loaded;
+    const { indexBytes, index, language } = state.current;
+    const bytes = await state.tagger.buildIndex(files, {
+      base: indexBytes,
+      onProgress: (done, total, message) => {
+        bar.hidden = false;
+        bar.max = total;
+        bar.value = done;
+        setStatus(`Importing your terminology: ${message}`, "loading");
+      },
+    });
+    const cache = await caches.open(TERMINOLOGY);
+    await cache.put(userIndexKey(language), new Response(bytes, {
+      headers: { "content-type": "application/octet-stream", "x-base-sha256": index?.sha256 ?? "" },
+    }));
+    await state.tagger.useIndex(bytes);
+    showReady({ user: true, stale: false });
     $("tag").disabled = false;
     if (state.text) await tag();
   } catch (error) {
-    $("terminology-progress").hidden = true;
+    bar.hidden = true;
+    if (error.crashed) return recover(error.reason);
     setStatus(`Could not use your terminology: ${error.message}`, "error");
     $("tag").disabled = false;
   }
 }
 
 async function removeTerminology() {
+  if (!state.tagger) return;
   $("tag").disabled = true;
-  const loaded = new Promise((resolve, reject) => (state.loading = { resolve, reject }));
-  state.worker.postMessage({ type: "remove-terminology" });
   try {
-    await loaded;
+    const cache = await caches.open(TERMINOLOGY);
+    await cache.delete(userIndexKey(state.current.language));
+    await state.tagger.useIndex(state.current.indexBytes);
+    showReady({ user: false, stale: false });
     $("tag").disabled = false;
     if (state.text) await tag();
   } catch (error) {
+    if (error.crashed) return recover(error.reason);
     setStatus(error.message, "error");
   }
 }
 
-function tagInWorker(text) {
-  const id = state.nextId++;
-  return new Promise((resolve, reject) => {
-    state.pending.set(id, { resolve, reject });
-    state.worker.postMessage({ type: "tag", id, text });
-  });
-}
-
-// Loads the chosen model in the worker, then tags the text again, or, after a restart
-// (`notice`), only says so.
-async function loadModel({ notice } = {}) {
+// Downloads the chosen model and index and starts a tagger on them, then tags the text again.
+async function loadModel() {
   const language = $("language").value;
   const entry = state.manifest.models.find((m) => m.language === language && m.architecture === $("model").value);
   const index = state.manifest.indexes.find((i) => i.language === language) ?? null;
   $("tag").disabled = true;
   setStatus(`Loading ${ARCHITECTURES[entry.architecture]} (${megabytes(entry.bytes)})…`, "loading");
-  const loaded = new Promise((resolve, reject) => (state.loading = { resolve, reject }));
-  state.worker.postMessage({ type: "load", model: entry, index, backend: $("backend").value });
   state.modelLoading = true;
+  const request = (state.loadRequest = {});
   try {
-    await loaded;
+    const total = entry.bytes + (index?.bytes ?? 0);
+    let loaded = 0;
+    const progress = (n) => showDownload((loaded += n), total);
+    const [modelBytes, indexBytes] = await Promise.all([fetchBytes(entry, progress), index ? fetchBytes(index, progress) : null]);
+    // A later choice (another language or model) while this one downloaded wins.
+    if (request !== state.loadRequest) return;
+    state.current = { modelBytes, indexBytes, index, language };
+    await startTagger();
     state.modelLoading = false;
     $("tag").disabled = false;
-    if (notice) setStatus(notice, "ready");
-    else if (state.text) await tag();
+    if (state.text) await tag();
   } catch (error) {
+    if (request !== state.loadRequest) return;
     state.modelLoading = false;
-    if (!error.message.startsWith("the tagger stopped")) setStatus(`Could not load the model: ${error.message}`, "error");
+    $("progress").hidden = true;
+    if (error.crashed) return recover(error.reason);
+    state.tagger?.close();
+    state.tagger = null;
+    setStatus(`Could not load the model: ${error.message}`, "error");
   }
 }
 
@@ -237,6 +317,16 @@ function fillModels() {
 
 // ---- tagging and drawing -------------------------------------------------------------------
 
+// Shown only for a text long enough to be tagged in several parts.
+function showTagProgress(done, total) {
+  const bar = $("tag-progress");
+  bar.hidden = done >= total;
+  bar.max = total;
+  bar.value = done;
+  bar.dataset.reports = Number(bar.dataset.reports ?? 0) + 1;
+  if (done < total) setStatus(`Finding entities… ${Math.floor((100 * done) / total)} %`, "tagging");
+}
+
 async function tag() {
   const text = $("text").value;
   state.text = text;
@@ -244,13 +334,21 @@ async function tag() {
   setStatus("Finding entities…", "tagging");
   try {
     $("tag-progress").dataset.reports = 0;
-    const result = await tagInWorker(text);
-    state.entities = result.entities;
+    if (!state.tagger) throw new Error("no model is loaded yet");
+    const started = performance.now();
+    const entities = await state.tagger.tag(text, { onProgress: showTagProgress });
+    const ms = performance.now() - started;
+    state.entities = entities;
     draw();
     document.body.dataset.results = Number(document.body.dataset.results ?? 0) + 1;
-    setStatus(`Found ${result.entities.length} entities in ${Math.round(result.ms)} ms.`, "ready");
+    setStatus(`Found ${entities.length} entities in ${Math.round(ms)} ms.`, "ready");
   } catch (error) {
+    $("tag-progress").hidden = true;
     // A restart after a crash says what happened itself.
+    if (error.crashed) {
+      await recover(error.reason);
+      return;
+    }
     if (!state.modelLoading) setStatus(error.message, "error");
   } finally {
     $("tag-progress").hidden = true;
@@ -414,7 +512,6 @@ async function main() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline use unavailable:", e));
   }
-  state.worker = startWorker();
   try {
     const response = await fetch("manifest.json", { cache: "no-cache" });
     state.manifest = await response.json();

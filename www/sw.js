@@ -1,10 +1,10 @@
 // The service worker: keeps the page itself (HTML, scripts, the wasm module) in Cache Storage
-// so that a second visit works offline. Models and the index are cached by worker.js under
+// so that a second visit works offline. Models and the index are cached by app.js under
 // their hashes. Only this origin's files are ever requested.
 
-const SHELL = "clinitag-shell-v2";
+const SHELL = "clinitag-shell-v3";
 const MODULE = "pkg/clinitag_bg.wasm";
-const FILES = ["./", "index.html", "style.css", "app.js", "worker.js", "manifest.json", "pkg/clinitag.js", "third-party.txt"];
+const FILES = ["./", "index.html", "style.css", "app.js", "manifest.json", "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "third-party.txt"];
 
 // The wasm module's cache key: its path with the hash that manifest.json gives it, so that a
 // cached copy is used exactly as long as it is the module the server would send.

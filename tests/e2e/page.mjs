@@ -54,9 +54,9 @@ function serve() {
       if (!file.startsWith(SITE)) throw new Error("outside the site");
       let body = await readFile(file);
       if (tampered.has(path)) body[body.length >> 1] ^= 0x20;
-      // The test build's hook (worker.js calls it if defined): a text that begins with the
+      // The test build's hook (the package's worker.js calls it if defined): a text that begins with the
       // marker makes the wasm instance trap, as a panic or exhausted memory would.
-      if (path === "/worker.js") body = Buffer.concat([body, Buffer.from(CRASH_HOOK)]);
+      if (path === "/pkg/worker.js") body = Buffer.concat([body, Buffer.from(CRASH_HOOK)]);
       response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
       response.end(body);
     } catch {

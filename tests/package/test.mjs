@@ -7,7 +7,8 @@
 //    from URLs in the package's Web Worker, the same case tagged;
 // and both compared with the command-line tool's entities, offsets in UTF-16 code units (the
 // case begins with an emoji, so they differ from characters). Also: a damaged model is
-// refused with a message, a closed tagger refuses work, and the tarball's size is printed.
+// refused with a message, a closed tagger refuses work, Node.js builds and uses the user's
+// terminology (the page test does in Chromium), and the tarball's size is printed.
 //
 //   node tests/package/test.mjs          (after ./build.sh package; CHROMIUM=/usr/bin/chromium)
 
@@ -23,6 +24,7 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.txt");
 const MODEL = join(ROOT, "models/bilstm-crf-es.clinitag");
 const INDEX = join(ROOT, "models/snomed-es.idx");
+const FHIR = join(ROOT, "tests/fixtures/fhir/CodeSystem-es-test.json");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm" };
 
 const packages = join(ROOT, "target/package");
@@ -66,10 +68,17 @@ try {
     const entities = await tagger.tag(text);
     const tagged = performance.now();
     const damaged = await createTagger({ model: new Uint8Array(1000) }).then(() => "loaded", (e) => e.message);
+    // The user's terminology: a FHIR CodeSystem on top of the shipped index names a brand.
+    const brand = "Se pautó Gelocatil y Nolotil por el dolor.";
+    const before = (await tagger.tag(brand)).map((e) => e.concept?.id ?? null);
+    const fhir = { name: "CodeSystem-es-test.json", bytes: await readFile(${JSON.stringify(FHIR)}) };
+    const mine = await tagger.buildIndex([fhir], { base: await readFile(${JSON.stringify(INDEX)}) });
+    const summary = await tagger.useIndex(mine);
+    const after = (await tagger.tag(brand)).map((e) => e.concept?.id ?? null);
     tagger.close();
     const closed = await tagger.tag("paracetamol").then(() => "tagged", (e) => e.message);
     console.log(JSON.stringify({ backend: tagger.backend, fallbackReason: tagger.fallbackReason, language: tagger.language,
-      entities, damaged, closed, loadMs: loaded - started, tagMs: tagged - loaded }));
+      entities, damaged, closed, before, after, sources: summary.sources, loadMs: loaded - started, tagMs: tagged - loaded }));
   `);
   const node = JSON.parse(execFileSync("node", ["node-check.mjs"], { cwd: project, encoding: "utf8" }));
   check("Node.js", node.entities);
@@ -78,6 +87,8 @@ try {
   assert.equal(node.language, "es");
   assert.match(node.damaged, /\w{3,}/, "a damaged model is refused with a message");
   assert.match(node.closed, /closed/);
+  assert.deepEqual([node.before[0], node.after[0]], [null, "387517004"], "Gelocatil through the user's FHIR terminology");
+  assert.match(node.sources.at(-1), /CodeSystem-es-test\.json/);
   figures.node = { loadMs: Math.round(node.loadMs), tagMs: Math.round(node.tagMs), entities: node.entities.length };
 
   // Chromium: a page of the project imports the package by name, the package's worker
