@@ -99,6 +99,7 @@ tools() {
         "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
     fi
     [[ -d tests/e2e/node_modules/playwright-core ]] || npm ci --prefix tests/e2e --no-audit --no-fund
+    [[ -d www/vendor/node_modules/fflate ]] || npm ci --prefix www/vendor --no-audit --no-fund
     # Whatever the installs above should have brought, named here if one did not arrive.
     require wasm-pack wasm-bindgen cargo-deny chromium chromedriver shellcheck
 }
@@ -164,13 +165,19 @@ web() {
         echo "wasm-opt ${binaryen:-not installed}: not run (optional; Debian's 108 breaks the module, see BENCHMARKS.md)"
     fi
     rm -rf "$SITE"
-    mkdir -p "$SITE/pkg" "$SITE/models"
-    cp www/* "$SITE/"
+    mkdir -p "$SITE/pkg" "$SITE/models" "$SITE/vendor"
+    cp www/*.html www/*.js www/*.css "$SITE/"
+    # fflate (MIT, pinned in www/vendor/package-lock.json) writes the batch export's ZIP.
+    cp www/vendor/node_modules/fflate/esm/browser.js "$SITE/vendor/fflate.js"
     # The page tags through the npm package's own API (js/index.js and its worker).
     cp pkg/clinitag.js pkg/clinitag_bg.wasm js/index.js js/worker.js "$SITE/pkg/"
     cp models/*.clinitag models/*.idx models/dictionary-*.json "$SITE/models/"
     # The licences of every crate inside the module, and the data's attributions (About).
-    python3 scripts/third_party_notice.py >"$SITE/third-party.txt"
+    {
+        python3 scripts/third_party_notice.py
+        printf '\n\nfflate 0.8.2 (vendor/fflate.js, from npm), MIT:\n\n'
+        cat www/vendor/node_modules/fflate/LICENSE
+    } >"$SITE/third-party.txt"
     manifest >"$SITE/manifest.json"
     echo "file                               bytes      gzip"
     for f in "$SITE"/pkg/clinitag_bg.wasm "$SITE"/pkg/clinitag.js "$SITE"/models/*; do

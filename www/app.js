@@ -3,6 +3,8 @@
 // checks the files, and draws.
 
 import { createTagger } from "./pkg/index.js";
+import { setUpBatch } from "./batch.js";
+import { bratAnn, entitiesCsv, entitiesJson } from "./formats.js";
 
 const $ = (id) => document.getElementById(id);
 const ARCHITECTURES = { bert: "BERT", "bilstm-crf": "Bi-LSTM-CRF", dictionary: "Dictionary (baseline)" };
@@ -466,46 +468,6 @@ function download(name, type, content) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-// BRAT counts Unicode characters (code points); JavaScript strings count UTF-16 units.
-function charOffsets(text) {
-  const map = new Uint32Array(text.length + 1);
-  let chars = 0;
-  for (let i = 0; i < text.length; i++) {
-    map[i] = chars;
-    const code = text.charCodeAt(i);
-    if (!(code >= 0xd800 && code <= 0xdbff && i + 1 < text.length)) chars++;
-  }
-  map[text.length] = chars;
-  return map;
-}
-
-function toBrat() {
-  const chars = charOffsets(state.text);
-  const lines = [];
-  state.entities.forEach((e, i) => {
-    lines.push(`T${i + 1}\t${e.type} ${chars[e.start]} ${chars[e.end]}\t${e.text.replace(/[\r\n\t]/g, " ")}`);
-  });
-  let note = 1;
-  state.entities.forEach((e, i) => {
-    if (e.concept) lines.push(`#${note++}\tAnnotatorNotes T${i + 1}\t${e.concept.id}`);
-  });
-  return lines.join("\n") + (lines.length ? "\n" : "");
-}
-
-function csvField(value) {
-  const s = String(value ?? "");
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-function toCsv() {
-  const header = ["type", "start", "end", "text", "score", "snomed_ct_id", "preferred_term", "match_stage", "match_score", "sources"];
-  const rows = state.entities.map((e) => [
-    e.type, e.start, e.end, e.text, e.score, e.concept?.id, e.concept?.preferred, e.concept?.stage, e.concept?.score,
-    e.concept?.sources.join("; "),
-  ]);
-  return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\r\n") + "\r\n";
-}
-
 // ---- wiring --------------------------------------------------------------------------------
 
 async function main() {
@@ -559,10 +521,10 @@ async function main() {
   };
   $("terminology-file").onchange = importTerminology;
   $("terminology-remove").onclick = removeTerminology;
-  $("export-brat").onclick = () => download(`${state.name}.ann`, "text/plain", toBrat());
-  $("export-json").onclick = () =>
-    download(`${state.name}.json`, "application/json", JSON.stringify({ offsets: "utf16", entities: state.entities }, null, 2) + "\n");
-  $("export-csv").onclick = () => download(`${state.name}.csv`, "text/csv", toCsv());
+  $("export-brat").onclick = () => download(`${state.name}.ann`, "text/plain", bratAnn(state.text, state.entities));
+  $("export-json").onclick = () => download(`${state.name}.json`, "application/json", entitiesJson(state.entities));
+  $("export-csv").onclick = () => download(`${state.name}.csv`, "text/csv", entitiesCsv(state.entities));
+  setUpBatch({ tagger: () => state.tagger, ready: () => !$("tag").disabled, labels: () => state.labels, typeName: (t) => TYPE_NAMES[t] ?? t, download, recover });
   fillModels();
   await loadModel();
 }

@@ -4,7 +4,8 @@
 
 const SHELL = "clinitag-shell-v3";
 const MODULE = "pkg/clinitag_bg.wasm";
-const FILES = ["./", "index.html", "style.css", "app.js", "manifest.json", "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "third-party.txt"];
+const FILES = ["./", "index.html", "style.css", "app.js", "batch.js", "formats.js", "vendor/fflate.js", "manifest.json",
+  "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "third-party.txt"];
 
 // The wasm module's cache key: its path with the hash that manifest.json gives it, so that a
 // cached copy is used exactly as long as it is the module the server would send.

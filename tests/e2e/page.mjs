@@ -1,6 +1,7 @@
 // End-to-end test of the page (target/site, built by `./build.sh web`) in Debian's Chromium,
 // driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
-// the three exports, a long text tagged in parts with a progress bar, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
+// the three exports, 20 dev documents tagged as a batch and their ZIP export scored against
+// the gold, a long text tagged in parts with a progress bar, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
 // and saying why, WebGPU asked for by name giving the same entities, English, a reload that downloads
 // neither the wasm module nor a model again, and one with the server gone (offline, from the
 // caches), the user's own terminology imported, kept and removed, a crashed worker replaced,
@@ -15,7 +16,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { copyFile, readFile, mkdir } from "node:fs/promises";
+import { copyFile, readFile, readdir, mkdir, rm } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { extname, join, normalize, resolve } from "node:path";
 
@@ -193,6 +194,58 @@ await page.screenshot({ path: join(OUT, "page.png"), fullPage: true });
 started = Date.now();
 await tagText(text);
 figures.tagCpuWarmMs = Date.now() - started;
+
+// 1c. Many files: 20 dev documents picked together, tagged one after the other with a bar per
+// file while the page keeps answering clicks, and the ZIP export (BRAT .ann, PharmaCoNER .tsv,
+// JSON, the texts) scored by `clinitag eval` against the gold: the same scores as the command
+// line's own predictions on those 20 documents.
+{
+  const dev = join(ROOT, "../shared/data/pharmaconer/dev");
+  const ids = (await readdir(join(dev, "subtrack1"))).filter((f) => f.endsWith(".txt")).sort().slice(0, 20).map((f) => f.slice(0, -4));
+  const work = join(OUT, "batch");
+  await rm(work, { recursive: true, force: true });
+  for (const sub of ["gold/subtrack1", "gold/subtrack2", "page"]) await mkdir(join(work, sub), { recursive: true });
+  for (const id of ids) {
+    for (const ext of ["txt", "ann"]) await copyFile(join(dev, "subtrack1", `${id}.${ext}`), join(work, "gold/subtrack1", `${id}.${ext}`));
+    await copyFile(join(dev, "subtrack2", `${id}.tsv`), join(work, "gold/subtrack2", `${id}.tsv`));
+  }
+  const batchStarted = Date.now();
+  await page.setInputFiles("#batch-files", ids.map((id) => join(dev, "subtrack1", `${id}.txt`)));
+  // Each probe: a real click (through the browser's input pipeline) on the batch's status
+  // line, timed from the event's creation to its handler.
+  const delays = [];
+  while ((await page.evaluate(() => document.body.dataset.batch)) !== "done") {
+    const handled = page.evaluate(() => new Promise((ok) => document.querySelector("#batch-status")
+      .addEventListener("click", (event) => ok(performance.now() - event.timeStamp), { once: true })));
+    await page.click("#batch-status");
+    delays.push(await handled);
+  }
+  figures.batchMs = Date.now() - batchStarted;
+  figures.batchClicks = delays.length;
+  figures.batchLongestClickMs = Math.round(Math.max(...delays));
+  assert.ok(delays.length >= 3, `${delays.length} clicks during the batch`);
+  assert.ok(figures.batchLongestClickMs < 100, `a click waited ${figures.batchLongestClickMs} ms`);
+  assert.match(await page.textContent("#batch-status"), /^Tagged 20 of 20 files in/);
+  const bars = await page.$$eval("#batch-table progress", (nodes) => nodes.map((n) => n.value / n.max));
+  assert.deepEqual(bars, Array(20).fill(1), "every file's bar full");
+  const [zip] = await Promise.all([page.waitForEvent("download"), page.click("#batch-export")]);
+  await zip.saveAs(join(work, "results.zip"));
+  execFileSync("python3", ["-m", "zipfile", "-e", join(work, "results.zip"), join(work, "page")]);
+  const exported = await readdir(join(work, "page"));
+  assert.equal(exported.length, 80, "a .txt, .ann, .tsv and .json per file");
+  execFileSync("cargo", ["build", "--profile", "ci", "--bin", "clinitag", "--quiet"], { cwd: ROOT, stdio: "inherit" });
+  const cli = join(ROOT, "target/ci/clinitag");
+  execFileSync(cli, ["tag", "--model", join(ROOT, "models/bilstm-crf-es.clinitag"), "--index", join(ROOT, "models/snomed-es.idx"),
+    join(work, "gold/subtrack1"), "-o", join(work, "cli")], { stdio: "ignore" });
+  const scores = (predicted) => JSON.parse(execFileSync(cli, ["eval", join(work, "gold"), predicted, "--json"], { encoding: "utf8" }))
+    .map((report) => [report.title, report.overall]);
+  const fromPage = scores(join(work, "page"));
+  assert.deepEqual(fromPage, scores(join(work, "cli")), "the page's ZIP scores as the command line's output");
+  const [ner, concepts] = fromPage.map(([, o]) => (2 * o.tp) / (2 * o.tp + o.fp + o.fn_));
+  figures.batchNerF1 = Number(ner.toFixed(4));
+  figures.batchConceptF1 = Number(concepts.toFixed(4));
+  assert.ok(ner > 0.7 && concepts > 0.7, JSON.stringify(fromPage));
+}
 
 // 1b. A text longer than one part (20,000 UTF-16 units) is tagged in parts, with a progress
 // bar, and gives each copy of the case its entities at its own offsets.
