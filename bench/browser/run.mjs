@@ -2,7 +2,7 @@
 // after building everything it serves):
 //
 //   node bench/browser/run.mjs [--documents 20] [--gpu-documents 2] [--skip-page-load] [--profile]
-//                              [--long-text 1]
+//                              [--long-text 1] [--batch 250]
 //
 // 1. Throughput: the Spanish BERT over the first PharmaCoNER dev documents, clinitag (wasm
 //    CPU and WebGPU) against Transformers.js (onnxruntime-web's WASM and WebGPU backends) on
@@ -13,6 +13,7 @@
 //    without WebGPU (the page falls back to the CPU) and with WebGPU (SwiftShader here).
 // 3. --profile: where clinitag's wasm CPU time goes (V8's sampling profiler, self time).
 // 4. --long-text MB: the demo page tags MB megabytes in parts; time, stalls, peak memory.
+// 5. --batch N: the demo page tags N dev documents as a batch, and one by one as texts.
 //
 // Prints a JSON line per measurement and writes them all to target/bench/browser.json.
 
@@ -37,6 +38,7 @@ const { values: options } = parseArgs({
     "skip-transformers": { type: "boolean", default: false },
     repeat: { type: "string", default: "1" },
     "long-text": { type: "string", default: "0" },
+    batch: { type: "string", default: "0" },
   },
 });
 
@@ -244,6 +246,27 @@ async function pageLoad(webgpu) {
   }
 }
 
+// Main-thread stalls of a page: the largest gap between ticks of a 10 ms timer, from
+// `watchStalls` to `longestStall` (in ms).
+function watchStalls(page) {
+  return page.evaluate(() => {
+    window.longestStallMs = 0;
+    let last = performance.now();
+    window.stallTimer = setInterval(() => {
+      const now = performance.now();
+      window.longestStallMs = Math.max(window.longestStallMs, now - last - 10);
+      last = now;
+    }, 10);
+  });
+}
+
+function longestStall(page) {
+  return page.evaluate(() => {
+    clearInterval(window.stallTimer);
+    return Math.round(window.longestStallMs);
+  });
+}
+
 // The demo page tagging a long text (the case repeated to `megabytes` MB of UTF-16 code
 // units) in parts, on the CPU: time from the click to the drawn table, the progress reports,
 // the longest stall of the page's main thread meanwhile (a click waits that long at most), and
@@ -257,30 +280,18 @@ async function longText(megabytes) {
     await page.goto(`${origin}/site/`);
     await page.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 600_000 });
     await page.fill("#text", long);
-    const before = await page.evaluate(() => {
-      // Main-thread stalls: the largest gap between ticks of a 10 ms timer.
-      window.longestStallMs = 0;
-      let last = performance.now();
-      window.stallTimer = setInterval(() => {
-        const now = performance.now();
-        window.longestStallMs = Math.max(window.longestStallMs, now - last - 10);
-        last = now;
-      }, 10);
-      return Number(document.body.dataset.results ?? 0);
-    });
+    await watchStalls(page);
+    const before = await page.evaluate(() => Number(document.body.dataset.results ?? 0));
     const started = Date.now();
     await page.click("#tag");
     await page.waitForFunction((n) => Number(document.body.dataset.results ?? 0) > n, before, { timeout: 1_800_000, polling: 1000 });
     const ms = Date.now() - started;
-    const after = await page.evaluate(() => {
-      clearInterval(window.stallTimer);
-      return {
-        status: document.querySelector("#status").textContent,
-        progressReports: Number(document.querySelector("#tag-progress").dataset.reports),
-        longestStallMs: Math.round(window.longestStallMs),
-        rows: document.querySelectorAll("#table tbody tr").length,
-      };
-    });
+    const after = await page.evaluate(() => ({
+      status: document.querySelector("#status").textContent,
+      progressReports: Number(document.querySelector("#tag-progress").dataset.reports),
+      rows: document.querySelectorAll("#table tbody tr").length,
+    }));
+    after.longestStallMs = await longestStall(page);
     report({ measure: "long text", chars: long.length, ms, wordsPerSecond: Math.round(long.split(/\s+/).length / (ms / 1000)),
       ...after, ...(await peakMemory()) });
   } finally {
@@ -288,7 +299,46 @@ async function longText(megabytes) {
   }
 }
 
+// The demo page's batch of `count` dev documents (picked as files) against the single-text
+// path over the same documents (each pasted, tagged and drawn, one after the other), in one
+// browser: the time of each, their ratio, and the longest stall of the page's main thread
+// during the batch (a click waits that long at most).
+async function batch(count) {
+  const dev = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1");
+  const files = (await readdir(dev)).filter((f) => f.endsWith(".txt")).sort().slice(0, count).map((f) => join(dev, f));
+  const browser = await launch(false);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/site/`);
+    await page.waitForFunction(() => document.body.dataset.state === "ready", null, { timeout: 600_000 });
+    // Warm: the first tag compiles and allocates.
+    await page.fill("#text", await readFile(CASE, "utf8"));
+    await page.click("#tag");
+    await page.waitForFunction(() => Number(document.body.dataset.results ?? 0) > 0, null, { timeout: 600_000 });
+    await watchStalls(page);
+    let started = Date.now();
+    await page.setInputFiles("#batch-files", files);
+    await page.waitForFunction(() => document.body.dataset.batch === "done", null, { timeout: 3_600_000, polling: 500 });
+    const batchMs = Date.now() - started;
+    const stall = await longestStall(page);
+    const status = await page.textContent("#batch-status");
+    started = Date.now();
+    for (const file of files) {
+      const before = await page.evaluate(() => Number(document.body.dataset.results ?? 0));
+      await page.fill("#text", await readFile(file, "utf8"));
+      await page.click("#tag");
+      await page.waitForFunction((n) => Number(document.body.dataset.results ?? 0) > n, before, { timeout: 600_000 });
+    }
+    const singleMs = Date.now() - started;
+    report({ measure: "batch", documents: files.length, batchMs, singleTextMs: singleMs,
+      batchOverSingle: Number((batchMs / singleMs).toFixed(3)), longestStallMs: stall, status, ...(await peakMemory()) });
+  } finally {
+    await browser.close();
+  }
+}
+
 if (Number(options["long-text"]) > 0) await longText(Number(options["long-text"]));
+if (Number(options.batch) > 0) await batch(Number(options.batch));
 const documents = Number(options.documents);
 const gpuDocuments = Number(options["gpu-documents"]);
 if (!options["skip-throughput"]) {

@@ -45,6 +45,26 @@ pub fn labelled_sentences(
     out
 }
 
+/// One epoch's batches: example indices shuffled, sorted (stably) by `bucket`, so that a batch
+/// holds examples of similar lengths and little padding, cut into batches of `batch_size`,
+/// and the batches shuffled.
+pub fn shuffled_batches(
+    examples: usize,
+    batch_size: usize,
+    rng: &mut fastrand::Rng,
+    bucket: impl Fn(usize) -> usize,
+) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..examples).collect();
+    rng.shuffle(&mut order);
+    order.sort_by_key(|&i| bucket(i));
+    let mut batches: Vec<Vec<usize>> = order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect();
+    rng.shuffle(&mut batches);
+    batches
+}
+
 /// What the trainer reports as it goes.
 pub enum Progress<'a> {
     Start { batches: usize, epoch: usize },

@@ -7,7 +7,8 @@ use super::{windows, BertTagger, BertTokenClassifier, Header, PieceBatch, WordPi
 use crate::decoding::SequenceDecoder;
 use crate::error::{Error, Result};
 use crate::models::training::{
-    run_epochs, Checkpoints, EpochLimits, EpochTrainer, LabelledSentence, Progress,
+    run_epochs, shuffled_batches, Checkpoints, EpochLimits, EpochTrainer, LabelledSentence,
+    Progress,
 };
 use crate::tagging::{Scheme, TokenSpan};
 use burn::grad_clipping::GradientClippingConfig;
@@ -179,15 +180,9 @@ impl EpochTrainer for BertEpochs<'_> {
         self.rng.seed(seed);
         self.device.seed(seed);
         let examples = &self.examples;
-        // Batches of similar lengths (less padding), in random order.
-        let mut order: Vec<usize> = (0..examples.len()).collect();
-        self.rng.shuffle(&mut order);
-        order.sort_by_key(|&i| examples[i].ids.len() / 8);
-        let mut batches: Vec<Vec<usize>> = order
-            .chunks(config.batch_size.max(1))
-            .map(<[usize]>::to_vec)
-            .collect();
-        self.rng.shuffle(&mut batches);
+        let batches = shuffled_batches(examples.len(), config.batch_size, &mut self.rng, |i| {
+            examples[i].ids.len() / 8
+        });
         progress(Progress::Start {
             batches: batches.len(),
             epoch,

@@ -9,7 +9,7 @@ use crate::models::embeddings::SubwordEmbeddings;
 pub use crate::models::training::{
     labelled_sentences, Checkpoints, EpochReport, LabelledSentence, Progress,
 };
-use crate::models::training::{run_epochs, EpochLimits, EpochTrainer};
+use crate::models::training::{run_epochs, shuffled_batches, EpochLimits, EpochTrainer};
 use crate::tagging::Scheme;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
@@ -230,15 +230,9 @@ impl EpochTrainer for BiLstmCrfEpochs<'_> {
         self.rng.seed(seed);
         self.device.seed(seed);
         let examples = &self.examples;
-        // Batches of similar lengths, in random order.
-        let mut order: Vec<usize> = (0..examples.len()).collect();
-        self.rng.shuffle(&mut order);
-        order.sort_by_key(|&i| examples[i].tokens.len() / 4);
-        let mut batches: Vec<Vec<usize>> = order
-            .chunks(config.batch_size.max(1))
-            .map(<[usize]>::to_vec)
-            .collect();
-        self.rng.shuffle(&mut batches);
+        let batches = shuffled_batches(examples.len(), config.batch_size, &mut self.rng, |i| {
+            examples[i].tokens.len() / 4
+        });
         progress(Progress::Start {
             batches: batches.len(),
             epoch,
