@@ -98,7 +98,8 @@ tools() {
         "${sudo[@]}" apt-get update -qq
         "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
     fi
-    [[ -d tests/e2e/node_modules/playwright-core ]] || npm ci --prefix tests/e2e --no-audit --no-fund
+    [[ -d tests/e2e/node_modules/playwright-core && -d tests/e2e/node_modules/typescript ]] ||
+        npm ci --prefix tests/e2e --no-audit --no-fund
     [[ -d www/vendor/node_modules/fflate ]] || npm ci --prefix www/vendor --no-audit --no-fund
     # Whatever the installs above should have brought, named here if one did not arrive.
     require wasm-pack wasm-bindgen cargo-deny chromium chromedriver shellcheck

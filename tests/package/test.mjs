@@ -8,7 +8,8 @@
 // and both compared with the command-line tool's entities, offsets in UTF-16 code units (the
 // case begins with an emoji, so they differ from characters). Also: a damaged model is
 // refused with a message, a closed tagger refuses work, Node.js builds and uses the user's
-// terminology (the page test does in Chromium), and the tarball's size is printed.
+// terminology (the page test does in Chromium), an application's TypeScript type-checks
+// against the package's types, and the tarball's size is printed.
 //
 //   node tests/package/test.mjs          (after ./build.sh package; CHROMIUM=/usr/bin/chromium)
 
@@ -56,6 +57,24 @@ try {
   // A fresh project that installs the tarball, as `npm install clinitag` would.
   await writeFile(join(project, "package.json"), JSON.stringify({ name: "uses-clinitag", private: true, type: "module" }));
   execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--silent", tarball], { cwd: project, stdio: "inherit" });
+
+  // TypeScript: an application's use of the API type-checks against the package's types
+  // (wasm-bindgen's declarations use Symbol.dispose, hence lib esnext).
+  await writeFile(join(project, "use.ts"), `
+    import { createTagger, type ClinitagTagger, type Entity, type IndexSummary } from "clinitag";
+    const tagger: ClinitagTagger = await createTagger({ model: "/models/m.clinitag", index: new Uint8Array(8),
+      backend: "auto", onProgress: (loaded: number, total: number) => console.log(loaded / total) });
+    const entities: Entity[] = await tagger.tag("texto", { onProgress: (done, total) => console.log(done, total) });
+    const summary: IndexSummary | null = tagger.index;
+    console.log(entities[0]?.concept?.id, summary?.concepts, tagger.fallbackReason, tagger.backend === "webgpu");
+    const bytes: Uint8Array = await tagger.buildIndex([{ name: "terms.json", bytes: new Uint8Array(1) }], { base: null });
+    await tagger.useIndex(bytes);
+    tagger.close();
+    // @ts-expect-error: a model is required.
+    await createTagger({ index: null });
+  `);
+  execFileSync("node", [join(ROOT, "tests/e2e/node_modules/typescript/bin/tsc"), "--noEmit", "--strict", "--module", "nodenext",
+    "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "esnext,dom", "use.ts"], { cwd: project, stdio: "inherit" });
 
   // Node.js: the package's "node" entry, files read from disk.
   await writeFile(join(project, "node-check.mjs"), `
