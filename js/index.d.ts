@@ -12,8 +12,9 @@ export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.j
 export type FileSource = string | URL | ArrayBuffer | ArrayBufferView;
 
 export interface CreateTaggerOptions {
-  /** A model file: `.clinitag`, or a dictionary `.json`. */
-  model: FileSource;
+  /** A model file: `.clinitag`, or a dictionary `.json`. Several neural models (same
+   *  language and entity types) tag as an ensemble: their tag probabilities averaged. */
+  model: FileSource | FileSource[];
   /** A SNOMED CT concept index (`.idx`): entities then carry a `concept`. */
   index?: FileSource | null;
   /** "auto" (default: WebGPU on a hardware graphics adapter, else the CPU; see
@@ -24,6 +25,8 @@ export interface CreateTaggerOptions {
   maxLength?: number;
   /** BERT models: most windows per forward pass (default 32). */
   batchWindows?: number;
+  /** With several models: their weights in the ensemble, in order (default: equal). */
+  weights?: number[];
   /** Bytes of the model and index received so far, of `total` (0 when a server gives no
    *  length). */
   onProgress?: (loaded: number, total: number) => void;

@@ -128,16 +128,18 @@ class WorkerTagger {
 }
 
 /**
- * Starts a tagger in its own worker and loads a model (and, optionally, a concept index).
+ * Starts a tagger in its own worker and loads a model, or several that tag as an ensemble
+ * (and, optionally, a concept index).
  * Rejects with a message when a file cannot be downloaded, is damaged or is of another kind.
  */
-export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, onProgress, workerUrl } = {}) {
+export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, onProgress, workerUrl } = {}) {
   if (model == null) throw new TypeError("createTagger needs a model: its URL or its bytes");
   const message = {
     type: "load",
-    model: source(model, "model"),
+    // Several models tag as an ensemble.
+    model: Array.isArray(model) ? model.map((m) => source(m, "model")) : source(model, "model"),
     index: index == null ? null : source(index, "index"),
-    options: { backend, maxLength, batchWindows },
+    options: { backend, maxLength, batchWindows, weights },
   };
   const worker = new Worker(workerUrl ?? new URL("./worker.js", import.meta.url), { type: "module" });
   const connection = new Connection(worker);

@@ -99,18 +99,20 @@ class NodeTagger {
 }
 
 /**
- * Loads a model (and, optionally, a concept index) on the CPU. Rejects with a message when a
+ * Loads a model, or several that tag as an ensemble (and, optionally, a concept index), on
+ * the CPU. Rejects with a message when a
  * file cannot be read, is damaged or is of another kind.
  */
-export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, onProgress } = {}) {
+export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, onProgress } = {}) {
   if (model == null) throw new TypeError("createTagger needs a model: its bytes, path or URL");
+  // Several models tag as an ensemble.
   const [modelBytes, indexBytes] = await Promise.all([
-    bytesOf(model, "model"),
+    Array.isArray(model) ? Promise.all(model.map((m) => bytesOf(m, "model"))) : bytesOf(model, "model"),
     index == null ? undefined : bytesOf(index, "index"),
   ]);
-  const loaded = modelBytes.length + (indexBytes?.length ?? 0);
+  const loaded = [modelBytes].flat().reduce((sum, m) => sum + m.length, 0) + (indexBytes?.length ?? 0);
   onProgress?.(loaded, loaded);
   await start();
-  const options = { backend, maxLength, batchWindows };
+  const options = { backend, maxLength, batchWindows, weights };
   return new NodeTagger(await Tagger.load(modelBytes, indexBytes, options), { modelBytes, indexBytes, options });
 }

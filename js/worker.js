@@ -3,7 +3,7 @@
 // the page that embeds clinitag never freezes while a model loads or runs.
 //
 // Requests in, each with an `id` that its replies repeat:
-//   {id, type: "load", model: Source, index: Source | null, options: LoadOptions}
+//   {id, type: "load", model: Source | Source[], index: Source | null, options: LoadOptions}
 //   {id, type: "tag", text}
 //   {id, type: "use-index", index: ArrayBuffer | null}     the same model, another index
 //   {id, type: "build-index", base: ArrayBuffer | null, files: [{name, bytes}], options}
@@ -54,7 +54,9 @@ async function bytesOf(source, report) {
 }
 
 async function load({ id, model, index, options }) {
-  const sources = [model, index].filter(Boolean);
+  // Several models tag as an ensemble.
+  const models = Array.isArray(model) ? model : [model];
+  const sources = [...models, index].filter(Boolean);
   const progress = sources.map(() => ({ loaded: 0, total: 0 }));
   const report = (i) => (loaded, total) => {
     progress[i] = { loaded, total };
@@ -66,9 +68,14 @@ async function load({ id, model, index, options }) {
       total: progress.reduce((sum, p) => sum + p.total, 0),
     });
   };
-  const [modelBytes, indexBytes] = await Promise.all(sources.map((source, i) => bytesOf(source, report(i))));
+  const files = await Promise.all(sources.map((source, i) => bytesOf(source, report(i))));
+  const modelFiles = files.slice(0, models.length);
   await ready;
-  return start({ modelBytes, indexBytes: index ? indexBytes : undefined, options });
+  return start({
+    modelBytes: Array.isArray(model) ? modelFiles : modelFiles[0],
+    indexBytes: index ? files[models.length] : undefined,
+    options,
+  });
 }
 
 // (Re)starts the tagger from a model, an index and options; what it is, for the page.

@@ -45,6 +45,8 @@ export interface LoadOptions {
   /** BERT models: most windows (a sentence, or part of a long one) per forward pass
    *  (default 32). */
   batchWindows?: number;
+  /** With several models: their weights in the ensemble, in order (default: equal). */
+  weights?: number[];
 }
 /** A SNOMED CT concept proposed for a mention. */
 export interface ConceptMatch {
@@ -102,6 +104,30 @@ fn js_error(error: impl Display) -> JsError {
     JsError::new(&error.to_string())
 }
 
+/// The bytes of one model file, or of each in an array of them.
+fn model_files(value: &JsValue) -> Result<Vec<Vec<u8>>, JsError> {
+    let bytes = |value: &JsValue| {
+        value
+            .dyn_ref::<js_sys::Uint8Array>()
+            .map(js_sys::Uint8Array::to_vec)
+            .ok_or_else(|| {
+                js_error("the model must be a file's bytes (a Uint8Array) or an array of them")
+            })
+    };
+    if js_sys::Array::is_array(value) {
+        let files = js_sys::Array::from(value)
+            .iter()
+            .map(|v| bytes(&v))
+            .collect::<Result<Vec<_>, _>>()?;
+        if files.is_empty() {
+            return Err(js_error("an empty list of models"));
+        }
+        Ok(files)
+    } else {
+        Ok(vec![bytes(value)?])
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum BackendChoice {
@@ -118,10 +144,11 @@ struct LoadOptions {
     backend: BackendChoice,
     max_length: Option<usize>,
     batch_windows: Option<usize>,
+    weights: Option<Vec<f32>>,
 }
 
 impl LoadOptions {
-    const NAMES: [&str; 3] = ["backend", "maxLength", "batchWindows"];
+    const NAMES: [&str; 4] = ["backend", "maxLength", "batchWindows", "weights"];
 
     /// Reads the options object, refusing names it does not know: a misspelt option would
     /// otherwise be ignored without a word (serde-wasm-bindgen reads only the known ones).
@@ -216,21 +243,41 @@ pub struct Tagger {
 
 #[wasm_bindgen]
 impl Tagger {
-    /// Loads a model (the bytes of a `.clinitag` or dictionary `.json` file) and, optionally,
-    /// a concept index (`.idx`). Rejects with a message when a file is damaged or of another
-    /// kind, or when `backend: "webgpu"` is asked for and the browser cannot provide it.
+    /// Loads a model (the bytes of a `.clinitag` or dictionary `.json` file, or an array of
+    /// several neural models' bytes, which then tag as an ensemble) and, optionally, a concept
+    /// index (`.idx`). Rejects with a message when a file is damaged or of another kind, when
+    /// models cannot be combined, or when `backend: "webgpu"` is asked for and the browser
+    /// cannot provide it.
     pub async fn load(
-        model: Vec<u8>,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8Array[]")] model: JsValue,
         index: Option<Vec<u8>>,
         #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
     ) -> Result<Tagger, JsError> {
         let options = LoadOptions::from_js(options)?;
+        let files = model_files(&model)?;
+        let weights = options
+            .weights
+            .clone()
+            .unwrap_or_else(|| vec![1.0; files.len()]);
+        if weights.len() != files.len() {
+            return Err(js_error(format!(
+                "bad options: {} weights for {} models",
+                weights.len(),
+                files.len()
+            )));
+        }
         // Parse and validate everything on the CPU first: a damaged file fails before any
         // GPU work, and the CRF's scores are read back synchronously there.
-        let mut model = Model::from_bytes(&model).map_err(js_error)?;
-        if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
-            bert.set_batch_windows(windows);
+        let mut members = Vec::with_capacity(files.len());
+        for (bytes, weight) in files.iter().zip(weights) {
+            let mut model = Model::from_bytes(bytes).map_err(js_error)?;
+            if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
+                bert.set_batch_windows(windows);
+            }
+            members.push((model, weight));
         }
+        drop(files);
+        let model = Model::ensemble(members).map_err(js_error)?;
         let matcher = match index {
             Some(bytes) => Some(Matcher::new(
                 ConceptIndex::from_bytes(&bytes).map_err(js_error)?,
@@ -291,7 +338,7 @@ impl Tagger {
         self.state.model.language().to_string()
     }
 
-    /// The model's architecture: `"bilstm-crf"`, `"bert"` or `"dictionary"`.
+    /// The model's architecture: `"bilstm-crf"`, `"bert"`, `"dictionary"` or `"ensemble"`.
     #[wasm_bindgen(getter)]
     pub fn architecture(&self) -> String {
         self.state.model.architecture().to_string()

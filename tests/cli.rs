@@ -212,6 +212,89 @@ fn trains_a_model_on_tiny_data_and_uses_it() {
     );
 }
 
+/// NER F1 (official rules) of the models given as `--model` on the documents in `gold`.
+fn ner_f1(models: &[&str], gold: &Path, predicted: &Path) -> f64 {
+    let mut args = vec!["tag", "--no-index", path(gold), "-o", path(predicted)];
+    for model in models {
+        args.extend(["--model", model]);
+    }
+    ok(&args);
+    let scores: serde_json::Value = serde_json::from_str(&ok(&[
+        "eval",
+        path(gold),
+        path(predicted),
+        "--task",
+        "ner",
+        "--json",
+    ]))
+    .unwrap();
+    let count = |key: &str| scores[0]["overall"][key].as_f64().unwrap();
+    2.0 * count("tp") / (2.0 * count("tp") + count("fp") + count("fn_"))
+}
+
+#[test]
+fn an_ensemble_of_the_shipped_spanish_models_beats_each_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let gold = dir.path().join("gold");
+    let stems = sample("dev", 10, &gold);
+    let (bilstm, bert) = ("models/bilstm-crf-es.clinitag", "models/bert-es.clinitag");
+    let alone = [
+        ner_f1(&[bilstm], &gold, &dir.path().join("bilstm")),
+        ner_f1(&[bert], &gold, &dir.path().join("bert")),
+    ];
+    let together = ner_f1(&[bilstm, bert], &gold, &dir.path().join("ensemble"));
+    assert!(
+        alone.iter().all(|&f1| together > f1),
+        "ensemble {together} against {alone:?}"
+    );
+    // Weights count only relative to each other.
+    let mut args = vec!["tag", "--no-index", path(&gold), "-m", bilstm, "-m", bert];
+    let weighted = dir.path().join("weighted");
+    args.extend(["--weights", "3,3", "-o", path(&weighted)]);
+    ok(&args);
+    let [equal, three] = ["ensemble", "weighted"].map(|name| {
+        let ann = dir.path().join(name).join(format!("{}.ann", stems[0]));
+        std::fs::read_to_string(ann).unwrap()
+    });
+    assert_eq!(equal, three);
+
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "Paracetamol 1 g").unwrap();
+    let en = "models/bilstm-crf-en.clinitag";
+    assert!(fails(&["tag", "-m", bilstm, "-m", en, path(&note)]).contains("cannot combine"));
+    assert!(fails(&[
+        "tag",
+        "-m",
+        bilstm,
+        "-m",
+        "models/dictionary-es.json",
+        path(&note)
+    ])
+    .contains("tag probabilities"));
+    assert!(fails(&[
+        "tag",
+        "-m",
+        bilstm,
+        "-m",
+        bert,
+        "--weights",
+        "1",
+        path(&note)
+    ])
+    .contains("1 weights for 2 models"));
+    assert!(fails(&[
+        "tag",
+        "-m",
+        bilstm,
+        "-m",
+        bert,
+        "--weights",
+        "1,0",
+        path(&note)
+    ])
+    .contains("positive"));
+}
+
 #[test]
 fn bad_input_gets_a_clear_error_and_a_failing_exit() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,10 +7,17 @@ import { setUpBatch } from "./batch.js";
 import { bratAnn, entitiesCsv, entitiesJson } from "./formats.js";
 
 const $ = (id) => document.getElementById(id);
-const ARCHITECTURES = { bert: "BERT", "bilstm-crf": "Bi-LSTM-CRF", dictionary: "Dictionary (baseline)" };
-// The Bi-LSTM-CRF first: a 3.7 MB download that tags in about a second on any CPU. BERT (45 MB,
-// slower without a real GPU) is one click away.
-const PREFERRED = ["bilstm-crf", "bert", "dictionary"];
+const ARCHITECTURES = {
+  bert: "BERT",
+  "bilstm-crf": "Bi-LSTM-CRF",
+  ensemble: "Bi-LSTM-CRF + BERT (ensemble)",
+  dictionary: "Dictionary (baseline)",
+};
+// The Bi-LSTM-CRF first: a 3.7 MB download that tags in about a second on any CPU. BERT (larger,
+// slower without a real GPU) and the two together, the most accurate, are one click away.
+const PREFERRED = ["bilstm-crf", "bert", "ensemble", "dictionary"];
+// The models an ensemble choice combines, from the manifest's entries of one language.
+const ENSEMBLE = ["bilstm-crf", "bert"];
 const TYPE_NAMES = {
   NORMALIZABLES: "Drug or chemical (normalizable)",
   PROTEINAS: "Protein or gene",
@@ -278,17 +285,24 @@ async function removeTerminology() {
 // Downloads the chosen model and index and starts a tagger on them, then tags the text again.
 async function loadModel() {
   const language = $("language").value;
-  const entry = state.manifest.models.find((m) => m.language === language && m.architecture === $("model").value);
+  const choice = $("model").value;
+  const entries = modelsOf(language, choice);
   const index = state.manifest.indexes.find((i) => i.language === language) ?? null;
   $("tag").disabled = true;
-  setStatus(`Loading ${ARCHITECTURES[entry.architecture]} (${megabytes(entry.bytes)})…`, "loading");
+  const modelMegabytes = megabytes(entries.reduce((sum, e) => sum + e.bytes, 0));
+  setStatus(`Loading ${ARCHITECTURES[choice] ?? choice} (${modelMegabytes})…`, "loading");
   state.modelLoading = true;
   const request = (state.loadRequest = {});
   try {
-    const total = entry.bytes + (index?.bytes ?? 0);
+    const total = entries.reduce((sum, e) => sum + e.bytes, 0) + (index?.bytes ?? 0);
     let loaded = 0;
     const progress = (n) => showDownload((loaded += n), total);
-    const [modelBytes, indexBytes] = await Promise.all([fetchBytes(entry, progress), index ? fetchBytes(index, progress) : null]);
+    const [indexBytes, ...files] = await Promise.all([
+      index ? fetchBytes(index, progress) : null,
+      ...entries.map((entry) => fetchBytes(entry, progress)),
+    ]);
+    // Several models tag as an ensemble.
+    const modelBytes = files.length > 1 ? files : files[0];
     // A later choice (another language or model) while this one downloaded wins.
     if (request !== state.loadRequest) return;
     state.current = { modelBytes, indexBytes, index, language };
@@ -307,13 +321,22 @@ async function loadModel() {
   }
 }
 
+// The manifest's entries behind a choice of the model list: one model, or an ensemble's.
+function modelsOf(language, choice) {
+  const architectures = choice === "ensemble" ? ENSEMBLE : [choice];
+  return architectures.map((a) => state.manifest.models.find((m) => m.language === language && m.architecture === a));
+}
+
 function fillModels() {
   const language = $("language").value;
-  const models = state.manifest.models
-    .filter((m) => m.language === language)
-    .sort((a, b) => PREFERRED.indexOf(a.architecture) - PREFERRED.indexOf(b.architecture));
+  const models = state.manifest.models.filter((m) => m.language === language);
+  const choices = models.map((m) => ({ value: m.architecture, bytes: m.bytes }));
+  if (ENSEMBLE.every((a) => models.some((m) => m.architecture === a))) {
+    choices.push({ value: "ensemble", bytes: modelsOf(language, "ensemble").reduce((sum, m) => sum + m.bytes, 0) });
+  }
+  choices.sort((a, b) => PREFERRED.indexOf(a.value) - PREFERRED.indexOf(b.value));
   $("model").replaceChildren(
-    ...models.map((m) => new Option(`${ARCHITECTURES[m.architecture] ?? m.architecture} (${megabytes(m.bytes)})`, m.architecture)),
+    ...choices.map((c) => new Option(`${ARCHITECTURES[c.value] ?? c.value} (${megabytes(c.bytes)})`, c.value)),
   );
 }
 

@@ -155,6 +155,25 @@ pub fn load_model(path: &Path) -> Result<Box<dyn Tagger + Send + Sync>> {
     models::load(&bytes).with_context(|| format!("loading model {}", path.display()))
 }
 
+/// One model, or an ensemble of several with their weights (equal when none are given).
+pub fn load_models(paths: &[PathBuf], weights: &[f32]) -> Result<Box<dyn Tagger + Send + Sync>> {
+    if let [path] = paths {
+        return load_model(path);
+    }
+    if !weights.is_empty() && weights.len() != paths.len() {
+        bail!("{} weights for {} models", weights.len(), paths.len());
+    }
+    let mut members = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
+        let model = models::Model::from_bytes(&bytes)
+            .with_context(|| format!("loading model {}", path.display()))?;
+        members.push((model, weights.get(i).copied().unwrap_or(1.0)));
+    }
+    Ok(Box::new(models::Model::ensemble(members)?))
+}
+
 fn progress(len: usize, message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(

@@ -44,8 +44,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "auto")]
     input_format: InputFormat,
     /// Model file [default: models/bilstm-crf-<lang>.clinitag, else models/dictionary-<lang>.json].
+    /// Given more than once, the models tag as an ensemble: their tag probabilities averaged.
     #[arg(short, long)]
-    model: Option<PathBuf>,
+    model: Vec<PathBuf>,
+    /// The ensemble members' weights, in the order of --model (default: equal).
+    #[arg(long, value_delimiter = ',', requires = "model")]
+    weights: Vec<f32>,
     /// SNOMED CT concept index that gives mentions their concepts [default:
     /// models/snomed-<lang>.idx where it exists].
     #[arg(short, long, conflicts_with = "no_index")]
@@ -65,11 +69,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model_path = match args.model {
-        Some(path) => path,
-        None => corpus::default_model(&args.lang)?,
+    let model_paths = match args.model.is_empty() {
+        true => vec![corpus::default_model(&args.lang)?],
+        false => args.model,
     };
-    let model = corpus::load_model(&model_path)?;
+    let model = corpus::load_models(&model_paths, &args.weights)?;
     let index_path = match (&args.index, args.no_index) {
         (_, true) => None,
         (Some(path), _) => Some(path.clone()),

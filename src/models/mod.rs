@@ -5,11 +5,13 @@ pub mod bert;
 pub mod bilstm_crf;
 pub mod dictionary;
 pub mod embeddings;
+pub mod ensemble;
 pub mod lstm;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod training;
 
 use crate::container::{self, Kind};
+use crate::decoding::SequenceDecoder;
 use crate::document::Entity;
 use crate::error::{Error, Result};
 use crate::tagging::Tag;
@@ -20,6 +22,7 @@ use burn::tensor::{DType, Tensor};
 pub use bert::BertTagger;
 pub use bilstm_crf::BiLstmCrfTagger;
 pub use dictionary::DictionaryTagger;
+pub use ensemble::Ensemble;
 
 /// Anything that finds entities in segmented text.
 pub trait Tagger {
@@ -34,11 +37,12 @@ pub trait Tagger {
     fn labels(&self) -> Vec<String>;
 }
 
-/// A model of any architecture, as loaded from its file.
+/// A model of any architecture, as loaded from its file, or several read as one.
 pub enum Model {
     BiLstmCrf(Box<BiLstmCrfTagger>),
     Bert(Box<BertTagger>),
     Dictionary(DictionaryTagger),
+    Ensemble(Box<Ensemble>),
 }
 
 impl Model {
@@ -78,11 +82,21 @@ impl Model {
         ))
     }
 
+    /// Several models read as one, each with its weight (see [`Ensemble`]); a single model
+    /// is returned as it is.
+    pub fn ensemble(mut models: Vec<(Model, f32)>) -> Result<Self> {
+        if models.len() == 1 {
+            return Ok(models.remove(0).0);
+        }
+        Ok(Model::Ensemble(Box::new(Ensemble::new(models)?)))
+    }
+
     /// The same model computing on `device` (models without tensors stay as they are).
     pub fn to_device(self, device: &burn::tensor::Device) -> Self {
         match self {
             Model::BiLstmCrf(model) => Model::BiLstmCrf(Box::new(model.to_device(device))),
             Model::Bert(model) => Model::Bert(Box::new(model.to_device(device))),
+            Model::Ensemble(model) => Model::Ensemble(Box::new(model.to_device(device))),
             other => other,
         }
     }
@@ -90,17 +104,18 @@ impl Model {
     /// Whether the model computes with tensors, and so can move to a GPU.
     pub fn computes_on_devices(&self) -> bool {
         match self {
-            Model::BiLstmCrf(_) | Model::Bert(_) => true,
+            Model::BiLstmCrf(_) | Model::Bert(_) | Model::Ensemble(_) => true,
             Model::Dictionary(_) => false,
         }
     }
 
-    /// The architecture's name, as in `clinitag train --arch`.
+    /// The architecture's name, as in `clinitag train --arch`, or `ensemble`.
     pub fn architecture(&self) -> &'static str {
         match self {
             Model::BiLstmCrf(_) => bilstm_crf::KIND,
             Model::Bert(_) => bert::KIND,
             Model::Dictionary(_) => "dictionary",
+            Model::Ensemble(_) => "ensemble",
         }
     }
 
@@ -110,6 +125,37 @@ impl Model {
             Model::BiLstmCrf(model) => model.tag_async(text, segmentation).await,
             Model::Bert(model) => model.tag_async(text, segmentation).await,
             Model::Dictionary(model) => Ok(model.tag(text, segmentation)),
+            Model::Ensemble(model) => model.tag_async(text, segmentation).await,
+        }
+    }
+
+    /// Emission scores for each sentence (`words × tags`, row-major), for neural models.
+    pub fn emissions(&self, sentences: &[&[&str]]) -> Option<Vec<Vec<f32>>> {
+        match self {
+            Model::BiLstmCrf(model) => Some(model.emissions(sentences)),
+            Model::Bert(model) => Some(model.emissions(sentences)),
+            Model::Dictionary(_) | Model::Ensemble(_) => None,
+        }
+    }
+
+    /// [`Self::emissions`] read back asynchronously; an error for a dictionary.
+    pub async fn emissions_async(&self, sentences: &[&[&str]]) -> Result<Vec<Vec<f32>>> {
+        match self {
+            Model::BiLstmCrf(model) => model.emissions_async(sentences).await,
+            Model::Bert(model) => model.emissions_async(sentences).await,
+            Model::Dictionary(_) | Model::Ensemble(_) => Err(Error::Model(format!(
+                "a {} has no emission scores of its own",
+                self.architecture()
+            ))),
+        }
+    }
+
+    /// The tags and transition scores that decode a neural model's emissions.
+    pub fn decoder(&self) -> Option<&SequenceDecoder> {
+        match self {
+            Model::BiLstmCrf(model) => Some(model.decoder()),
+            Model::Bert(model) => Some(model.decoder()),
+            Model::Dictionary(_) | Model::Ensemble(_) => None,
         }
     }
 
@@ -118,6 +164,7 @@ impl Model {
             Model::BiLstmCrf(model) => model.as_ref(),
             Model::Bert(model) => model.as_ref(),
             Model::Dictionary(model) => model,
+            Model::Ensemble(model) => model.as_ref(),
         }
     }
 }

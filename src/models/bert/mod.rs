@@ -456,6 +456,11 @@ impl BertTagger {
             .collect()
     }
 
+    /// The tags and CRF scores that decode this model's emissions.
+    pub fn decoder(&self) -> &SequenceDecoder {
+        &self.decoder
+    }
+
     /// Emission scores for each sentence (`words × tags`, row-major).
     pub fn emissions(&self, sentences: &[&[&str]]) -> Vec<Vec<f32>> {
         let windows = self.windows(sentences);

@@ -213,6 +213,11 @@ impl BiLstmCrfTagger {
         self.decoder.decode(emissions, len)
     }
 
+    /// The tags and CRF scores that decode this model's emissions.
+    pub fn decoder(&self) -> &SequenceDecoder {
+        &self.decoder
+    }
+
     /// Decoded tag indices and their names, for writing CoNLL.
     pub fn tag_names(&self) -> Vec<String> {
         self.decoder.tag_names()
