@@ -47,7 +47,7 @@ impl Ensemble {
         let mut members = vec![(first, first_weight)];
         members.extend(models);
         let total: f32 = members.iter().map(|(_, w)| *w).sum();
-        if members.iter().any(|(_, w)| !(*w > 0.0)) || !total.is_finite() {
+        if members.iter().any(|(_, w)| w.is_nan() || *w <= 0.0) || !total.is_finite() {
             return Err(Error::Model("ensemble weights must be positive".into()));
         }
         let members = members
