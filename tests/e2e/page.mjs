@@ -313,10 +313,31 @@ const bertGpuSentence = await results(before);
 figures.bertFirstSentenceWebgpuMs = Date.now() - started;
 assert.equal(await page.evaluate(() => document.body.dataset.backend), "webgpu");
 assert.deepEqual(bertGpuSentence.map((r) => r.slice(0, 4)), bertCpuSentence.map((r) => r.slice(0, 4)));
-// Back to the Bi-LSTM-CRF on the CPU for the steps below; each change reloads and re-tags.
+// 2c. Both models as an ensemble on the CPU (the list offers it where a language has both):
+// on the whole case, the same entities as `clinitag tag -m bilstm-crf-es -m bert-es`.
 before = await drawn();
 await page.selectOption("#backend", "cpu");
 await results(before);
+before = await drawn();
+started = Date.now();
+await page.selectOption("#model", "ensemble");
+await results(before);
+figures.ensembleLoadMs = Date.now() - started;
+started = Date.now();
+const ensembleRows = await tagText(text);
+figures.ensembleTagCpuMs = Date.now() - started;
+execFileSync("cargo", ["build", "--profile", "ci", "--bin", "clinitag", "--quiet"], { cwd: ROOT, stdio: "inherit" });
+const fromCli = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"), ["tag", "--no-index", "--offsets", "utf16",
+  "--model", join(ROOT, "models/bilstm-crf-es.clinitag"), "--model", join(ROOT, "models/bert-es.clinitag"), `${CASE}.txt`],
+  { encoding: "utf8" }));
+assert.deepEqual(
+  ensembleRows.map(([, mention, start, end]) => [mention, Number(start), Number(end)]),
+  fromCli.entities.map((e) => [e.text, e.start, e.end]),
+  "the page's ensemble finds what the command line's does",
+);
+figures.ensembleGoldRecall = ensembleRows.filter(([, , start, end]) => goldSpans.has(`${start} ${end}`)).length / gold;
+
+// Back to the Bi-LSTM-CRF on the CPU for the steps below; each change reloads and re-tags.
 before = await drawn();
 await page.selectOption("#model", "bilstm-crf");
 await results(before);

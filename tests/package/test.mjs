@@ -7,7 +7,8 @@
 //    from URLs in the package's Web Worker, the same case tagged;
 // and both compared with the command-line tool's entities, offsets in UTF-16 code units (the
 // case begins with an emoji, so they differ from characters). Also: a damaged model is
-// refused with a message, a closed tagger refuses work, Node.js builds and uses the user's
+// refused with a message, a closed tagger refuses work, both Spanish models given as a list tag
+// as the CLI's ensemble does (and a Spanish and an English one are refused), Node.js builds and uses the user's
 // terminology (the page test does in Chromium), an application's TypeScript type-checks
 // against the package's types, and the tarball's size is printed.
 //
@@ -24,6 +25,8 @@ import { extname, join, normalize, resolve } from "node:path";
 const ROOT = resolve(import.meta.dirname, "../..");
 const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.txt");
 const MODEL = join(ROOT, "models/bilstm-crf-es.clinitag");
+const BERT = join(ROOT, "models/bert-es.clinitag");
+const ENGLISH = join(ROOT, "models/bilstm-crf-en.clinitag");
 const INDEX = join(ROOT, "models/snomed-es.idx");
 const FHIR = join(ROOT, "tests/fixtures/fhir/CodeSystem-es-test.json");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm" };
@@ -43,6 +46,9 @@ execFileSync("cargo", ["build", "--profile", "ci", "--bin", "clinitag", "--quiet
 const cli = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
   ["tag", "--model", MODEL, "--index", INDEX, "--offsets", "utf16", "--format", "json", textFile], { encoding: "utf8" }));
 const expected = cli.entities.map((e) => [e.start, e.end, e.type, e.text, e.concepts[0] ?? null]);
+// And what it finds with both Spanish models as an ensemble.
+const cliEnsemble = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
+  ["tag", "--model", MODEL, "--model", BERT, "--no-index", "--offsets", "utf16", "--format", "json", textFile], { encoding: "utf8" }));
 assert.ok(expected.length > 20, `the CLI found ${expected.length} entities`);
 
 function check(where, entities) {
@@ -72,6 +78,7 @@ try {
     tagger.close();
     // @ts-expect-error: a model is required.
     await createTagger({ index: null });
+    await createTagger({ model: ["/models/a.clinitag", new Uint8Array(8)], weights: [1, 2] });
   `);
   execFileSync("node", [join(ROOT, "tests/e2e/node_modules/typescript/bin/tsc"), "--noEmit", "--strict", "--module", "nodenext",
     "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "esnext,dom", "use.ts"], { cwd: project, stdio: "inherit" });
@@ -87,6 +94,12 @@ try {
     const entities = await tagger.tag(text);
     const tagged = performance.now();
     const damaged = await createTagger({ model: new Uint8Array(1000) }).then(() => "loaded", (e) => e.message);
+    // Both Spanish models as an ensemble; a Spanish and an English model cannot be one.
+    const both = await createTagger({ model: [${JSON.stringify(MODEL)}, ${JSON.stringify(BERT)}] });
+    const ensemble = { architecture: both.architecture, entities: await both.tag(text) };
+    both.close();
+    const mixed = await createTagger({ model: [${JSON.stringify(MODEL)}, ${JSON.stringify(ENGLISH)}] })
+      .then(() => "loaded", (e) => e.message);
     // The user's terminology: a FHIR CodeSystem on top of the shipped index names a brand.
     const brand = "Se pautó Gelocatil y Nolotil por el dolor.";
     const before = (await tagger.tag(brand)).map((e) => e.concept?.id ?? null);
@@ -97,7 +110,7 @@ try {
     tagger.close();
     const closed = await tagger.tag("paracetamol").then(() => "tagged", (e) => e.message);
     console.log(JSON.stringify({ backend: tagger.backend, fallbackReason: tagger.fallbackReason, language: tagger.language,
-      entities, damaged, closed, before, after, sources: summary.sources, loadMs: loaded - started, tagMs: tagged - loaded }));
+      entities, damaged, ensemble, mixed, closed, before, after, sources: summary.sources, loadMs: loaded - started, tagMs: tagged - loaded }));
   `);
   const node = JSON.parse(execFileSync("node", ["node-check.mjs"], { cwd: project, encoding: "utf8" }));
   check("Node.js", node.entities);
@@ -105,6 +118,10 @@ try {
   assert.match(node.fallbackReason, /only offered in a browser/);
   assert.equal(node.language, "es");
   assert.match(node.damaged, /\w{3,}/, "a damaged model is refused with a message");
+  assert.equal(node.ensemble.architecture, "ensemble");
+  assert.deepEqual(node.ensemble.entities.map((e) => [e.start, e.end, e.type, e.text]),
+    cliEnsemble.entities.map((e) => [e.start, e.end, e.type, e.text]), "the ensemble finds what the CLI's does");
+  assert.match(node.mixed, /cannot combine/);
   assert.match(node.closed, /closed/);
   assert.deepEqual([node.before[0], node.after[0]], [null, "387517004"], "Gelocatil through the user's FHIR terminology");
   assert.match(node.sources.at(-1), /CodeSystem-es-test\.json/);
