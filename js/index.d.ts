@@ -48,7 +48,7 @@ export interface ClinitagTagger {
   readonly fallbackDetail: string | null;
   /** The model's language: "es" or "en". */
   readonly language: string;
-  /** "bilstm-crf", "bert" or "dictionary". */
+  /** "bilstm-crf", "bert", "dictionary", or "ensemble" (several models given). */
   readonly architecture: string;
   /** The entity types the model finds. */
   readonly labels: string[];
@@ -56,6 +56,10 @@ export interface ClinitagTagger {
   readonly index: IndexSummary | null;
   /** The entities of `text`: `text.slice(e.start, e.end) === e.text` (UTF-16 code units). */
   tag(text: string, options?: TagOptions): Promise<Entity[]>;
+  /** Loads another model (or models) and index with `createTagger`'s settings, in place: in
+   *  the browser, the same worker, without compiling the WebAssembly module again. The
+   *  tagger in use goes on until the new one is ready, and stays if loading fails. */
+  load(settings: CreateTaggerOptions): Promise<this>;
   /** Tags with another concept index, or none (null); the model stays loaded. A damaged
    *  index is refused and the one in use stays. */
   useIndex(index: ArrayBuffer | ArrayBufferView | null): Promise<IndexSummary | null>;

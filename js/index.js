@@ -74,6 +74,10 @@ class WorkerTagger {
 
   constructor(connection, info) {
     this.#connection = connection;
+    this.#describe(info);
+  }
+
+  #describe(info) {
     /** "webgpu" or "cpu". */
     this.backend = info.backend;
     /** Why "auto" kept to the CPU, in words for the person at the page (null otherwise). */
@@ -85,6 +89,15 @@ class WorkerTagger {
     this.labels = info.labels;
     /** What the concept index in use holds (`IndexSummary`), or null without one. */
     this.index = info.index;
+  }
+
+  /** Loads another model (or models) and index, with `createTagger`'s settings, in the same
+   *  worker: the WebAssembly module is not compiled again. Until it is ready the tagger in use
+   *  goes on; if it fails, that one stays. */
+  async load(settings = {}) {
+    const info = await this.#connection.request(loadRequest(settings, "load"), downloadProgress(settings.onProgress));
+    this.#describe(info);
+    return this;
   }
 
   /** The entities of `text`, with UTF-16 offsets: `text.slice(e.start, e.end) === e.text`. */
@@ -132,22 +145,28 @@ class WorkerTagger {
  * (and, optionally, a concept index).
  * Rejects with a message when a file cannot be downloaded, is damaged or is of another kind.
  */
-export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, onProgress, workerUrl } = {}) {
-  if (model == null) throw new TypeError("createTagger needs a model: its URL or its bytes");
-  const message = {
+export async function createTagger({ workerUrl, ...settings } = {}) {
+  const message = loadRequest(settings, "createTagger");
+  const worker = new Worker(workerUrl ?? new URL("./worker.js", import.meta.url), { type: "module" });
+  const connection = new Connection(worker);
+  try {
+    return new WorkerTagger(connection, await connection.request(message, downloadProgress(settings.onProgress)));
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
+}
+
+// The worker's "load" request for `createTagger`'s or `load`'s settings.
+function loadRequest({ model, index = null, backend = "auto", maxLength, batchWindows, weights }, caller) {
+  if (model == null) throw new TypeError(`${caller} needs a model: its URL or its bytes`);
+  return {
     type: "load",
     // Several models tag as an ensemble.
     model: Array.isArray(model) ? model.map((m) => source(m, "model")) : source(model, "model"),
     index: index == null ? null : source(index, "index"),
     options: { backend, maxLength, batchWindows, weights },
   };
-  const worker = new Worker(workerUrl ?? new URL("./worker.js", import.meta.url), { type: "module" });
-  const connection = new Connection(worker);
-  try {
-    const progress = onProgress && ((p) => onProgress(p.loaded, p.total));
-    return new WorkerTagger(connection, await connection.request(message, progress));
-  } catch (error) {
-    worker.terminate();
-    throw error;
-  }
 }
+
+const downloadProgress = (onProgress) => onProgress && ((p) => onProgress(p.loaded, p.total));

@@ -40,6 +40,10 @@ class NodeTagger {
   #from;
 
   constructor(tagger, from) {
+    this.#adopt(tagger, from);
+  }
+
+  #adopt(tagger, from) {
     this.#tagger = tagger;
     this.#from = from;
     this.backend = tagger.backend;
@@ -50,6 +54,16 @@ class NodeTagger {
     this.labels = tagger.labels;
     /** What the concept index in use holds (`IndexSummary`), or null without one. */
     this.index = from.indexBytes ? indexSummary(from.indexBytes) : null;
+  }
+
+  /** Loads another model (or models) and index with `createTagger`'s settings; the tagger in
+   *  use stays if that fails. */
+  async load(settings = {}) {
+    if (!this.#tagger) throw new Error("this tagger is closed");
+    const [tagger, from] = await loadTagger(settings, "load");
+    this.#tagger.free();
+    this.#adopt(tagger, from);
+    return this;
   }
 
   /** The entities of `text`, with UTF-16 offsets: `text.slice(e.start, e.end) === e.text`. */
@@ -100,11 +114,16 @@ class NodeTagger {
 
 /**
  * Loads a model, or several that tag as an ensemble (and, optionally, a concept index), on
- * the CPU. Rejects with a message when a
- * file cannot be read, is damaged or is of another kind.
+ * the CPU. Rejects with a message when a file cannot be read, is damaged or is of another
+ * kind.
  */
-export async function createTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, onProgress } = {}) {
-  if (model == null) throw new TypeError("createTagger needs a model: its bytes, path or URL");
+export async function createTagger(settings = {}) {
+  return new NodeTagger(...(await loadTagger(settings, "createTagger")));
+}
+
+// A wasm tagger for `createTagger`'s settings, and what it was made from.
+async function loadTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, onProgress }, caller) {
+  if (model == null) throw new TypeError(`${caller} needs a model: its bytes, path or URL`);
   // Several models tag as an ensemble.
   const [modelBytes, indexBytes] = await Promise.all([
     Array.isArray(model) ? Promise.all(model.map((m) => bytesOf(m, "model"))) : bytesOf(model, "model"),
@@ -114,5 +133,5 @@ export async function createTagger({ model, index = null, backend = "auto", maxL
   onProgress?.(loaded, loaded);
   await start();
   const options = { backend, maxLength, batchWindows, weights };
-  return new NodeTagger(await Tagger.load(modelBytes, indexBytes, options), { modelBytes, indexBytes, options });
+  return [await Tagger.load(modelBytes, indexBytes, options), { modelBytes, indexBytes, options }];
 }

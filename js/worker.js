@@ -78,12 +78,12 @@ async function load({ id, model, index, options }) {
   });
 }
 
-// (Re)starts the tagger from a model, an index and options; what it is, for the page.
+// (Re)starts the tagger from a model, an index and options; what it is, for the page. The
+// tagger in use is let go only once the new one has loaded: a failure leaves it working.
 async function start(from) {
+  const next = await Tagger.load(from.modelBytes, from.indexBytes, from.options);
   tagger?.free();
-  tagger = null;
-  loaded = null;
-  tagger = await Tagger.load(from.modelBytes, from.indexBytes, from.options);
+  tagger = next;
   loaded = from;
   return {
     backend: tagger.backend,

@@ -174,13 +174,14 @@ function showReady(terminology) {
 }
 
 // (Re)starts the tagger on the downloaded files, with the user's index for the language if
-// there is one.
+// there is one: in the worker already running where there is one, which keeps its compiled
+// WebAssembly module.
 async function startTagger() {
-  state.tagger?.close();
-  state.tagger = null;
   const { modelBytes, indexBytes, index, language } = state.current;
   const mine = indexBytes ? await userIndex(language, index) : null;
-  state.tagger = await createTagger({ model: modelBytes, index: mine?.bytes ?? indexBytes, backend: $("backend").value });
+  const settings = { model: modelBytes, index: mine?.bytes ?? indexBytes, backend: $("backend").value };
+  if (state.tagger) await state.tagger.load(settings);
+  else state.tagger = await createTagger(settings);
   showReady({ user: Boolean(mine?.bytes), stale: Boolean(mine?.stale) });
 }
 

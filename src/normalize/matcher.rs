@@ -349,8 +349,9 @@ impl Matcher {
         if key.is_empty() {
             return Vec::new();
         }
+        // The variants are only written out when the key itself is not a term.
         let exact = std::iter::once(key.clone())
-            .chain(written_variants(&key))
+            .chain(std::iter::once_with(|| written_variants(&key)).flatten())
             .map(|key| self.exact(&key))
             .find(|found| !found.is_empty());
         if let Some(found) = exact {

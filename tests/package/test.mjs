@@ -75,7 +75,8 @@ try {
     console.log(entities[0]?.concept?.id, summary?.concepts, tagger.fallbackReason, tagger.backend === "webgpu");
     const bytes: Uint8Array = await tagger.buildIndex([{ name: "terms.json", bytes: new Uint8Array(1) }], { base: null });
     await tagger.useIndex(bytes);
-    tagger.close();
+    const same: ClinitagTagger = await tagger.load({ model: new Uint8Array(8), backend: "cpu" });
+    same.close();
     // @ts-expect-error: a model is required.
     await createTagger({ index: null });
     await createTagger({ model: ["/models/a.clinitag", new Uint8Array(8)], weights: [1, 2] });
@@ -95,8 +96,12 @@ try {
     const tagged = performance.now();
     const damaged = await createTagger({ model: new Uint8Array(1000) }).then(() => "loaded", (e) => e.message);
     // Both Spanish models as an ensemble; a Spanish and an English model cannot be one.
-    const both = await createTagger({ model: [${JSON.stringify(MODEL)}, ${JSON.stringify(BERT)}] });
+    // Loaded in place of a single model; a damaged file then leaves the ensemble working.
+    const both = await createTagger({ model: ${JSON.stringify(MODEL)} });
+    await both.load({ model: [${JSON.stringify(MODEL)}, ${JSON.stringify(BERT)}] });
     const ensemble = { architecture: both.architecture, entities: await both.tag(text) };
+    ensemble.failedLoad = await both.load({ model: new Uint8Array(1000) }).then(() => "loaded", (e) => e.message);
+    ensemble.afterFailedLoad = [both.architecture, (await both.tag("Se pautó paracetamol.")).map((e) => e.text)];
     both.close();
     const mixed = await createTagger({ model: [${JSON.stringify(MODEL)}, ${JSON.stringify(ENGLISH)}] })
       .then(() => "loaded", (e) => e.message);
@@ -122,6 +127,8 @@ try {
   assert.deepEqual(node.ensemble.entities.map((e) => [e.start, e.end, e.type, e.text]),
     cliEnsemble.entities.map((e) => [e.start, e.end, e.type, e.text]), "the ensemble finds what the CLI's does");
   assert.match(node.mixed, /cannot combine/);
+  assert.match(node.ensemble.failedLoad, /\w{3,}/);
+  assert.deepEqual(node.ensemble.afterFailedLoad, ["ensemble", ["paracetamol"]], "a failed load keeps the tagger in use");
   assert.match(node.closed, /closed/);
   assert.deepEqual([node.before[0], node.after[0]], [null, "387517004"], "Gelocatil through the user's FHIR terminology");
   assert.match(node.sources.at(-1), /CodeSystem-es-test\.json/);
