@@ -271,28 +271,19 @@ fn an_ensemble_of_the_shipped_spanish_models_beats_each_of_them() {
         path(&note)
     ])
     .contains("tag probabilities"));
-    assert!(fails(&[
-        "tag",
-        "-m",
-        bilstm,
-        "-m",
-        bert,
-        "--weights",
-        "1",
-        path(&note)
-    ])
-    .contains("1 weights for 2 models"));
-    assert!(fails(&[
-        "tag",
-        "-m",
-        bilstm,
-        "-m",
-        bert,
-        "--weights",
-        "1,0",
-        path(&note)
-    ])
-    .contains("positive"));
+    for (weights, error) in [("1", "1 weights for 2 models"), ("1,0", "positive")] {
+        let args = [
+            "tag",
+            "-m",
+            bilstm,
+            "-m",
+            bert,
+            "--weights",
+            weights,
+            path(&note),
+        ];
+        assert!(fails(&args).contains(error), "--weights {weights}");
+    }
 }
 
 #[test]
