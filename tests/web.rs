@@ -54,7 +54,12 @@ fn options(json: &str) -> JsValue {
 }
 
 async fn load(model: &[u8], index: Option<&[u8]>, json: &str) -> Result<Tagger, String> {
-    Tagger::load(model.to_vec(), index.map(<[u8]>::to_vec), options(json))
+    load_value(js_sys::Uint8Array::from(model).into(), index, json).await
+}
+
+/// [`load`] with any JavaScript value as the model: bytes, an array of them, or a mistake.
+async fn load_value(model: JsValue, index: Option<&[u8]>, json: &str) -> Result<Tagger, String> {
+    Tagger::load(model, index.map(<[u8]>::to_vec), options(json))
         .await
         .map_err(|e| message(JsValue::from(e)))
 }
@@ -176,6 +181,62 @@ async fn an_8_bit_model_tags_as_the_16_bit_one() {
         (f16_f1 - int8_f1).abs() <= 0.02,
         "f16 {f16_f1}, int8 {int8_f1}"
     );
+}
+
+/// Several models in an array tag as an ensemble (here the 16-bit and the 8-bit Spanish
+/// Bi-LSTM-CRF); models that cannot be combined, and values that are not models, are refused.
+#[wasm_bindgen_test]
+async fn an_array_of_models_tags_as_an_ensemble() {
+    use clinitag::models::{Model, Precision};
+    let Model::BiLstmCrf(model) = Model::from_bytes(MODEL_ES).unwrap() else {
+        panic!("the Spanish model is a Bi-LSTM-CRF");
+    };
+    let int8 = model.to_bytes_at(Precision::Int8).unwrap();
+    let array = |models: &[&[u8]]| -> JsValue {
+        models
+            .iter()
+            .map(|m| JsValue::from(js_sys::Uint8Array::from(*m)))
+            .collect::<js_sys::Array>()
+            .into()
+    };
+    let options = r#"{"backend":"cpu","weights":[2,1]}"#;
+    let both = load_value(array(&[MODEL_ES, &int8]), None, options)
+        .await
+        .unwrap();
+    assert_eq!(both.architecture(), "ensemble");
+    let single = load(MODEL_ES, None, r#"{"backend":"cpu"}"#).await.unwrap();
+    let (expected, entities) = (
+        tag(&single, CASE_ES).await.unwrap(),
+        tag(&both, CASE_ES).await.unwrap(),
+    );
+    assert_offsets_exact(CASE_ES, &entities);
+    let (alone, together) = (f1(&gold_es(), &expected), f1(&gold_es(), &entities));
+    assert!(
+        (alone - together).abs() <= 0.02,
+        "alone {alone}, ensemble {together}"
+    );
+
+    for (model, options, expected) in [
+        (array(&[MODEL_ES, MODEL_EN]), "{}", "cannot combine"),
+        (array(&[MODEL_ES, DICTIONARY_ES]), "{}", "tag probabilities"),
+        (array(&[]), "{}", "an empty list of models"),
+        (
+            array(&[MODEL_ES, MODEL_ES]),
+            r#"{"weights":[1]}"#,
+            "1 weights for 2 models",
+        ),
+        (
+            JsValue::from_str("models/bilstm-crf-es.clinitag"),
+            "{}",
+            "a Uint8Array",
+        ),
+    ] {
+        let error = load_value(model, None, options)
+            .await
+            .err()
+            .expect("refused");
+        assert!(error.contains(expected), "{error}");
+    }
 }
 
 #[wasm_bindgen_test]
