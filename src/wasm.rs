@@ -98,6 +98,26 @@ export interface Entity {
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
+    run_constructors_once();
+}
+
+/// Runs the module's static constructors (the `inventory` registrations of pliron, which
+/// cubecl's WebGPU compiler reads) exactly once. A module that never calls
+/// `__wasm_call_ctors` itself is linked by wasm-ld as a "command", which runs every
+/// constructor again at the start of each exported function: each call from JavaScript into
+/// the module, a fifth of the Bi-LSTM-CRF's time in the browser. Called from `start` and from
+/// [`Tagger::load`] (test harnesses need not run `start`).
+fn run_constructors_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    if !DONE.swap(true, Ordering::Relaxed) {
+        // SAFETY: wasm-ld synthesizes this function; the flag keeps it to one call per
+        // instance, which is what the constructors expect.
+        unsafe { __wasm_call_ctors() }
+    }
 }
 
 fn js_error(error: impl Display) -> JsError {
@@ -253,6 +273,7 @@ impl Tagger {
         index: Option<Vec<u8>>,
         #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
     ) -> Result<Tagger, JsError> {
+        run_constructors_once();
         let options = LoadOptions::from_js(options)?;
         let files = model_files(&model)?;
         let weights = options

@@ -284,6 +284,9 @@ fn an_ensemble_of_the_shipped_spanish_models_beats_each_of_them() {
         ];
         assert!(fails(&args).contains(error), "--weights {weights}");
     }
+    // Weights for a single model would change nothing, so they are refused rather than ignored.
+    let args = ["tag", "-m", bilstm, "--weights", "1", path(&note)];
+    assert!(fails(&args).contains("ensemble"));
 }
 
 #[test]

@@ -158,15 +158,21 @@ async fn tags_a_spanish_clinical_case_with_concepts_on_the_cpu() {
         .all(|e| e.concept.is_none()));
 }
 
-/// A model file with 8-bit matrices (`--precision int8`), written here in the browser, loads
-/// through the same API and tags the case as well as the 16-bit file.
-#[wasm_bindgen_test]
-async fn an_8_bit_model_tags_as_the_16_bit_one() {
+/// The shipped Spanish Bi-LSTM-CRF written again with 8-bit matrices (`--precision int8`),
+/// here in the browser.
+fn spanish_model_in_int8() -> Vec<u8> {
     use clinitag::models::{Model, Precision};
     let Model::BiLstmCrf(model) = Model::from_bytes(MODEL_ES).unwrap() else {
         panic!("the Spanish model is a Bi-LSTM-CRF");
     };
-    let int8 = model.to_bytes_at(Precision::Int8).unwrap();
+    model.to_bytes_at(Precision::Int8).unwrap()
+}
+
+/// A model file with 8-bit matrices (`--precision int8`), written here in the browser, loads
+/// through the same API and tags the case as well as the 16-bit file.
+#[wasm_bindgen_test]
+async fn an_8_bit_model_tags_as_the_16_bit_one() {
+    let int8 = spanish_model_in_int8();
     assert!(int8.len() * 10 < MODEL_ES.len() * 6, "{} bytes", int8.len());
     let options = r#"{"backend":"cpu"}"#;
     let half = load(MODEL_ES, None, options).await.unwrap();
@@ -187,11 +193,7 @@ async fn an_8_bit_model_tags_as_the_16_bit_one() {
 /// Bi-LSTM-CRF); models that cannot be combined, and values that are not models, are refused.
 #[wasm_bindgen_test]
 async fn an_array_of_models_tags_as_an_ensemble() {
-    use clinitag::models::{Model, Precision};
-    let Model::BiLstmCrf(model) = Model::from_bytes(MODEL_ES).unwrap() else {
-        panic!("the Spanish model is a Bi-LSTM-CRF");
-    };
-    let int8 = model.to_bytes_at(Precision::Int8).unwrap();
+    let int8 = spanish_model_in_int8();
     let array = |models: &[&[u8]]| -> JsValue {
         models
             .iter()

@@ -44,6 +44,8 @@ const state = {
   tagger: null,
   // The files the tagger was started on: {modelBytes, indexBytes, index, language}.
   current: null,
+  // The choices (language, model, backend) behind the tagger in use, and its files.
+  inUse: null,
   loadRequest: null,
   labels: [],
   entities: [],
@@ -294,6 +296,7 @@ async function loadModel() {
   setStatus(`Loading ${ARCHITECTURES[choice] ?? choice} (${modelMegabytes})…`, "loading");
   state.modelLoading = true;
   const request = (state.loadRequest = {});
+  const previous = state.inUse;
   try {
     const total = entries.reduce((sum, e) => sum + e.bytes, 0) + (index?.bytes ?? 0);
     let loaded = 0;
@@ -308,6 +311,7 @@ async function loadModel() {
     if (request !== state.loadRequest) return;
     state.current = { modelBytes, indexBytes, index, language };
     await startTagger();
+    state.inUse = { language, choice, backend: $("backend").value, current: state.current };
     state.modelLoading = false;
     $("tag").disabled = false;
     if (state.text) await tag();
@@ -316,6 +320,19 @@ async function loadModel() {
     state.modelLoading = false;
     $("progress").hidden = true;
     if (error.crashed) return recover(error.reason);
+    if (state.tagger && previous) {
+      // A failed load leaves the tagger in use as it was (`load` frees it only once the new
+      // one is ready): the clinician keeps tagging with it, and the lists show it again.
+      state.current = previous.current;
+      $("language").value = previous.language;
+      fillModels();
+      $("model").value = previous.choice;
+      $("backend").value = previous.backend;
+      $("tag").disabled = false;
+      const name = ARCHITECTURES[previous.choice] ?? previous.choice;
+      setStatus(`Could not load the model: ${error.message.replace(/\.$/, "")}. Still using the ${name}.`, "error");
+      return;
+    }
     state.tagger?.close();
     state.tagger = null;
     setStatus(`Could not load the model: ${error.message}`, "error");

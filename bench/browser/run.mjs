@@ -2,7 +2,7 @@
 // after building everything it serves):
 //
 //   node bench/browser/run.mjs [--documents 20] [--gpu-documents 2] [--skip-page-load] [--profile]
-//                              [--long-text 1] [--batch 250]
+//                              [--long-text 1] [--batch 250] [--case-speed 20]
 //
 // 1. Throughput: the Spanish BERT over the first PharmaCoNER dev documents, clinitag (wasm
 //    CPU and WebGPU) against Transformers.js (onnxruntime-web's WASM and WebGPU backends) on
@@ -14,14 +14,19 @@
 // 3. --profile: where clinitag's wasm CPU time goes (V8's sampling profiler, self time).
 // 4. --long-text MB: the demo page tags MB megabytes in parts; time, stalls, peak memory.
 // 5. --batch N: the demo page tags N dev documents as a batch, and one by one as texts.
+// 6. --case-speed N: each shipped Spanish model tags the page's dev case N times on the wasm CPU
+//    path (case.html), timed from the call to `tag` to the entities, against the native CLI on
+//    one core over the same case (CLINITAG: the binary, target/release/clinitag by default).
 //
 // Prints a JSON line per measurement and writes them all to target/bench/browser.json.
 
 import { chromium } from "playwright-core";
 import { createServer } from "node:http";
-import { readFile, readdir, stat, writeFile, mkdir } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const HERE = import.meta.dirname;
@@ -39,6 +44,7 @@ const { values: options } = parseArgs({
     repeat: { type: "string", default: "1" },
     "long-text": { type: "string", default: "0" },
     batch: { type: "string", default: "0" },
+    "case-speed": { type: "string", default: "0" },
   },
 });
 
@@ -337,6 +343,55 @@ async function batch(count) {
   }
 }
 
+// Native tagging time of `model` on one core for the case alone: the CLI over `copies` copies
+// of it, less the same command's time over an empty file (loading), divided by the copies.
+async function nativeCaseMs(model, index, copies) {
+  const binary = process.env.CLINITAG ?? join(ROOT, "target/release/clinitag");
+  const dir = await mkdtemp(join(tmpdir(), "clinitag-case-"));
+  try {
+    const texts = join(dir, "texts");
+    await mkdir(texts);
+    for (let i = 0; i < copies; i++) await copyFile(CASE, join(texts, `case-${i}.txt`));
+    await writeFile(join(dir, "empty.txt"), "");
+    const seconds = (input) => {
+      const started = process.hrtime.bigint();
+      execFileSync("taskset", ["-c", "0", binary, "tag", "-m", join(ROOT, model), ...(index ? ["--index", join(ROOT, index)] : []),
+        input, "-o", join(dir, `out-${Math.random()}`)], { env: { ...process.env, RAYON_NUM_THREADS: "1" }, stdio: "ignore" });
+      return Number(process.hrtime.bigint() - started) / 1e9;
+    };
+    const load = Math.min(seconds(join(dir, "empty.txt")), seconds(join(dir, "empty.txt")));
+    const all = Math.min(seconds(texts), seconds(texts));
+    return ((all - load) * 1000) / copies;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function caseSpeed(runs) {
+  const text = await readFile(CASE, "utf8");
+  const words = text.split(/\s+/).filter(Boolean).length;
+  const index = "models/snomed-es.idx";
+  for (const [model, times] of [["models/bilstm-crf-es.clinitag", runs], ["models/bert-es.clinitag", Math.min(runs, 5)],
+    ["models/dictionary-es.json", runs]]) {
+    const browser = await launch(false);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${origin}/case.html`);
+      await page.waitForFunction(() => document.body?.dataset.ready === "yes", null, { timeout: 120_000 });
+      const figure = await page.evaluate((settings) => window.caseSpeed(settings), { text, model, index, runs: times });
+      const nativeMs = await nativeCaseMs(model, index, model.includes("bert") ? 3 : 20);
+      report({ measure: "case speed", model, words, runs: times, ...figure, wordsPerSecond: Math.round((words * 1000) / figure.medianMs),
+        nativeMs: +nativeMs.toFixed(1), nativeWordsPerSecond: Math.round((words * 1000) / nativeMs),
+        wasmOverNative: +(figure.medianMs / nativeMs).toFixed(2), ...(await peakMemory()) });
+    } catch (error) {
+      report({ measure: "case speed", model, error: error.message.split("\n")[0] });
+    } finally {
+      await browser.close();
+    }
+  }
+}
+
+if (Number(options["case-speed"]) > 0) await caseSpeed(Number(options["case-speed"]));
 if (Number(options["long-text"]) > 0) await longText(Number(options["long-text"]));
 if (Number(options.batch) > 0) await batch(Number(options.batch));
 const documents = Number(options.documents);

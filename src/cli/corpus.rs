@@ -157,11 +157,14 @@ pub fn load_model(path: &Path) -> Result<Box<dyn Tagger + Send + Sync>> {
 
 /// One model, or an ensemble of several with their weights (equal when none are given).
 pub fn load_models(paths: &[PathBuf], weights: &[f32]) -> Result<Box<dyn Tagger + Send + Sync>> {
-    if let [path] = paths {
-        return load_model(path);
-    }
     if !weights.is_empty() && weights.len() != paths.len() {
         bail!("{} weights for {} models", weights.len(), paths.len());
+    }
+    if let [path] = paths {
+        if !weights.is_empty() {
+            bail!("--weights weighs the models of an ensemble; give two --model or more");
+        }
+        return load_model(path);
     }
     let mut members = Vec::new();
     for (i, path) in paths.iter().enumerate() {

@@ -41,9 +41,9 @@ impl Ensemble {
             return Err(Error::Model("an ensemble needs at least one model".into()));
         };
         let reference = decoder_of(&first)?;
-        let decoder = SequenceDecoder::constrained(reference.scheme, &first.labels());
-        let language = first.language().to_string();
         let labels = first.labels();
+        let decoder = SequenceDecoder::constrained(reference.scheme, &labels);
+        let language = first.language().to_string();
         let mut members = vec![(first, first_weight)];
         members.extend(models);
         let total: f32 = members.iter().map(|(_, w)| *w).sum();

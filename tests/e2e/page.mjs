@@ -446,12 +446,16 @@ await page.selectOption("#model", "dictionary");
 await page.waitForFunction(() => document.body.dataset.state === "error", null, { timeout: 60_000 });
 assert.ok(requests.slice(seenBefore).includes("/models/dictionary-es.json"));
 assert.match(await page.textContent("#status"), /dictionary-es\.json is not the file this page lists \(its SHA-256 differs\), so it was not used/);
-assert.equal(await page.isDisabled("#tag"), true, "nothing is tagged with a refused file");
 assert.equal(await modelKey("models/dictionary-es.json"), null, "a refused file is not cached");
 tampered.clear();
+// The tagger in use was never touched: the page keeps it, shows it in the list, and tags with it.
+assert.match(await page.textContent("#status"), /tell whoever runs this page\. Still using the Bi-LSTM-CRF\./);
+assert.equal(await page.inputValue("#model"), "bilstm-crf", "the list shows the model in use again");
+assert.equal(await page.isDisabled("#tag"), false, "the model in use still tags");
 before = await drawn();
-await page.selectOption("#model", "bilstm-crf");
-await results(before);
+await page.click("#tag");
+const stillTagged = await results(before);
+assert.ok(stillTagged.length > 0, "the kept model finds entities");
 
 // 5. Third visit with the server gone: everything comes from the caches.
 server.close();

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use crate::models::lstm::reversal_index;
+use crate::models::lstm::SequenceLengths;
 
 /// Reserved ids in both vocabularies.
 pub const PADDING: u32 = 0;
@@ -217,15 +217,15 @@ pub struct Batch {
     pub lexical: Tensor<2, Int>,
     /// `[unique tokens, chars]` character ids of each distinct token of the batch.
     pub chars: Tensor<2, Int>,
-    /// Reverses each distinct token's characters (see [`reversal_index`]).
-    pub char_reversal: Tensor<1, Int>,
+    /// How many characters each distinct token has.
+    pub char_lengths: SequenceLengths,
     /// Flattened `[unique × chars]` rows of each token's last and first character.
     pub char_last: Tensor<1, Int>,
     pub char_first: Tensor<1, Int>,
     /// For each `[batch × time]` position, its row among the distinct tokens.
     pub token_rows: Tensor<1, Int>,
-    /// Reverses each sentence within its length.
-    pub word_reversal: Tensor<1, Int>,
+    /// How many words each sentence has.
+    pub word_lengths: SequenceLengths,
 }
 
 impl Batch {
@@ -299,7 +299,6 @@ impl Batch {
             shapes: int1(shapes).reshape([batch, time]),
             lexical: int1(lexical).reshape([batch, time]),
             chars: int1(chars).reshape([n, width]),
-            char_reversal: reversal_index(&char_lengths, width, device),
             char_last: int1(
                 char_lengths
                     .iter()
@@ -309,7 +308,8 @@ impl Batch {
             ),
             char_first: int1((0..n).map(|row| (row * width) as i64).collect()),
             token_rows: int1(token_rows),
-            word_reversal: reversal_index(&lengths, time, device),
+            char_lengths: SequenceLengths::new(char_lengths, width, device),
+            word_lengths: SequenceLengths::new(lengths, time, device),
         }
     }
 }

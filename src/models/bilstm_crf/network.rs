@@ -68,7 +68,7 @@ impl BiLstmCrf {
         let char_hidden = self.char_lstm.hidden_size();
         let read = self
             .char_lstm
-            .forward(chars, &batch.char_reversal)
+            .forward(chars, &batch.char_lengths)
             .reshape([unique * width, 2 * char_hidden]);
         let spelled = Tensor::cat(
             vec![
@@ -96,7 +96,7 @@ impl BiLstmCrf {
         let features = Tensor::cat(features, 2);
         let context = self
             .word_lstm
-            .forward(self.dropout.forward(features), &batch.word_reversal);
+            .forward(self.dropout.forward(features), &batch.word_lengths);
         self.emission.forward(self.dropout.forward(context))
     }
 
