@@ -5,7 +5,7 @@
 import type { Entity, ImportOptions, IndexSummary, LoadOptions } from "./clinitag.js";
 
 export type { ConceptMatch, Entity, ImportOptions, IndexSummary, LoadOptions, TagProgress } from "./clinitag.js";
-export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 /** A model or index file: its URL (browser: resolved against the page; Node.js: a file path,
  *  or a file:, http: or https: URL) or its bytes. */

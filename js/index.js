@@ -3,7 +3,7 @@
 // the machine. The low-level, same-thread API (`init`, `Tagger`, `IndexImport`,
 // `indexSummary`) is exported as well.
 
-export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 // A model or index given as a URL (resolved against the page) or as bytes, as the worker
 // takes it. Bytes are copied, so the caller's buffer stays usable.

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import init, { IndexImport, Tagger, indexSummary } from "./clinitag.js";
 
-export { default as init, Tagger, IndexImport, indexSummary } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 let ready = null;
 

@@ -15,9 +15,31 @@
 //   {id, type: "done", result}
 //   {id, type: "error", message, crashed}   crashed: the wasm instance trapped and is unusable
 
-import init, { IndexImport, Tagger, indexSummary } from "./clinitag.js";
+import init, { IndexImport, Tagger, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
+// Two builds of the module: this one computes on the CPU only (1.7 MB gzip), the one in
+// webgpu/ can also use WebGPU (4.9 MB gzip). The second is fetched only when a tagger is to
+// compute on a GPU: `backend: "webgpu"`, or "auto" where the browser has a hardware adapter.
 const ready = init();
+let withWebgpu = null;
+
+// The `Tagger` class of the module that computes as `backend` says.
+async function taggerFor(backend = "auto") {
+  await ready;
+  if (backend === "cpu" || (backend === "auto" && !(await hasHardwareAdapter()))) return Tagger;
+  withWebgpu ??= import("./webgpu/clinitag.js").then(async (module) => {
+    await module.default();
+    return module;
+  });
+  try {
+    return (await withWebgpu).Tagger;
+  } catch (error) {
+    withWebgpu = null;
+    // "auto" still works without it, on the CPU; WebGPU asked for by name does not.
+    if (backend === "auto") return Tagger;
+    throw new Error(`cannot load the WebGPU module: ${error?.message ?? error}`);
+  }
+}
 let tagger = null;
 let crashed = false;
 // What the tagger was loaded from, to load it again with another index.
@@ -81,7 +103,8 @@ async function load({ id, model, index, options }) {
 // (Re)starts the tagger from a model, an index and options; what it is, for the page. The
 // tagger in use is let go only once the new one has loaded: a failure leaves it working.
 async function start(from) {
-  const next = await Tagger.load(from.modelBytes, from.indexBytes, from.options);
+  const Chosen = await taggerFor(from.options?.backend);
+  const next = await Chosen.load(from.modelBytes, from.indexBytes, from.options);
   tagger?.free();
   tagger = next;
   loaded = from;

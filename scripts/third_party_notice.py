@@ -51,7 +51,8 @@ def shipped_packages(meta):
     """The crates inside the module: what `cargo tree` resolves for wasm32 through normal
     dependencies (proc macros included: their code is generated into it), the root left out.
     `cargo metadata` alone would unify the features of build and test dependencies in."""
-    tree = cargo("tree", "--locked", "--target", TARGET, "-e", "normal", "--prefix", "none",
+    # The WebGPU module's crates: a superset of the CPU module's.
+    tree = cargo("tree", "--locked", "--target", TARGET, "--features", "webgpu", "-e", "normal", "--prefix", "none",
                  "--format", "{p}")
     wanted = set()
     for line in tree.splitlines():

@@ -232,19 +232,44 @@ async fn webgpu_device() -> Result<Device, NoGpu> {
     if let Some(known) = WEBGPU.with(|cell| cell.borrow().clone()) {
         return known;
     }
-    let device = if adapter::has_navigator_gpu() {
-        Device::wgpu_options()
-            .init_async()
-            .await
-            .map_err(|e| NoGpu {
-                reason: "WebGPU could not start on this graphics adapter".to_string(),
-                detail: e.to_string(),
-            })
-    } else {
+    let device = if !adapter::has_navigator_gpu() {
         Err(NoGpu::no_webgpu())
+    } else {
+        start_webgpu().await
     };
     WEBGPU.with(|cell| *cell.borrow_mut() = Some(device.clone()));
     device
+}
+
+#[cfg(feature = "webgpu")]
+async fn start_webgpu() -> Result<Device, NoGpu> {
+    Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| NoGpu {
+            reason: "WebGPU could not start on this graphics adapter".to_string(),
+            detail: e.to_string(),
+        })
+}
+
+/// The module built without the `webgpu` feature (pkg/, the smaller one) has no GPU backend;
+/// the package's worker loads the other module (pkg/webgpu/) where a GPU is to be used.
+#[cfg(not(feature = "webgpu"))]
+async fn start_webgpu() -> Result<Device, NoGpu> {
+    Err(NoGpu {
+        reason: "this build of clinitag computes on the CPU only".to_string(),
+        detail: "the module without WebGPU (pkg/clinitag_bg.wasm) was loaded; the one with \
+                 it is pkg/webgpu/clinitag_bg.wasm"
+            .to_string(),
+    })
+}
+
+/// Whether the browser offers a hardware WebGPU adapter (not a software one such as
+/// SwiftShader): where it does, `backend: "auto"` computes on it, so the package's worker
+/// loads the module that can. Never rejects; false outside a browser.
+#[wasm_bindgen(js_name = hasHardwareAdapter)]
+pub async fn has_hardware_adapter() -> bool {
+    adapter::hardware_adapter().await.is_ok()
 }
 
 struct State {

@@ -533,6 +533,8 @@ async fn webgpu_and_cpu_give_the_same_entities() {
     assert_eq!((gpu.fallback_reason(), cpu.fallback_reason()), (None, None));
     let reason = auto.fallback_reason().expect("why auto kept to the CPU");
     assert!(reason.contains("software"), "{reason}");
+    // What the package's worker asks before it fetches the module with WebGPU.
+    assert!(!clinitag::wasm::has_hardware_adapter().await);
     let detail = auto.fallback_detail().unwrap_or_default();
     assert!(
         detail.to_lowercase().contains("swiftshader") || detail.contains("isFallbackAdapter true"),

@@ -1,27 +1,32 @@
-// The service worker: keeps the page itself (HTML, scripts, the wasm module) in Cache Storage
+// The service worker: keeps the page itself (HTML, scripts, the wasm modules) in Cache Storage
 // so that a second visit works offline. Models and the index are cached by app.js under
 // their hashes. Only this origin's files are ever requested.
 
-const SHELL = "clinitag-shell-v3";
-const MODULE = "pkg/clinitag_bg.wasm";
+const SHELL = "clinitag-shell-v4";
+// The module without WebGPU, which every visit loads, is cached at install; the one with
+// WebGPU when it is first fetched (only where a GPU is used).
+const CPU_MODULE = "pkg/clinitag_bg.wasm";
+const MODULES = [CPU_MODULE, "pkg/webgpu/clinitag_bg.wasm"];
 const FILES = ["./", "index.html", "style.css", "app.js", "batch.js", "formats.js", "vendor/fflate.js", "manifest.json",
-  "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "third-party.txt"];
+  "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "pkg/webgpu/clinitag.js", "third-party.txt"];
 
-// The wasm module's cache key: its path with the hash that manifest.json gives it, so that a
+// A wasm module's cache key: its path with the hash that manifest.json gives it, so that a
 // cached copy is used exactly as long as it is the module the server would send.
-async function moduleKey() {
+async function moduleKey(path) {
   const response = await fetch("manifest.json", { cache: "no-cache" });
   if (!response.ok) throw new Error(`manifest.json: HTTP ${response.status}`);
-  const { module } = await response.json();
-  return `${MODULE}?sha256=${module.sha256}`;
+  const { modules } = await response.json();
+  const entry = modules.find((m) => m.file === path);
+  if (!entry) throw new Error(`manifest.json does not list ${path}`);
+  return `${path}?sha256=${entry.sha256}`;
 }
 
-async function cacheModule(cache, key) {
+async function cacheModule(cache, path, key) {
   const response = await fetch(key);
-  if (!response.ok) throw new Error(`${MODULE}: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   await cache.put(key, response.clone());
   for (const request of await cache.keys()) {
-    if (new URL(request.url).pathname.endsWith(`/${MODULE}`) && !request.url.endsWith(key)) await cache.delete(request);
+    if (new URL(request.url).pathname.endsWith(`/${path}`) && !request.url.endsWith(key)) await cache.delete(request);
   }
   return response;
 }
@@ -31,7 +36,7 @@ self.addEventListener("install", (event) => {
     (async () => {
       const cache = await caches.open(SHELL);
       await cache.addAll(FILES);
-      await cacheModule(cache, await moduleKey());
+      await cacheModule(cache, CPU_MODULE, await moduleKey(CPU_MODULE));
       await self.skipWaiting();
     })(),
   );
@@ -49,15 +54,15 @@ self.addEventListener("activate", (event) =>
 
 // The module (tens of MB): from the cache while manifest.json names the same hash, else
 // downloaded once and cached; when offline, whatever version is cached.
-async function module(request) {
+async function module(request, path) {
   const cache = await caches.open(SHELL);
   let key;
   try {
-    key = await moduleKey();
+    key = await moduleKey(path);
   } catch {
     return (await cache.match(request, { ignoreSearch: true })) ?? fetch(request);
   }
-  return (await cache.match(key)) ?? cacheModule(cache, key);
+  return (await cache.match(key)) ?? cacheModule(cache, path, key);
 }
 
 // The small files: the network first, so that a rebuilt page shows at once; the cache when
@@ -75,14 +80,17 @@ async function networkFirst(request) {
   }
 }
 
+// Which of the wasm modules a URL names, if any.
+const moduleOf = (url) => MODULES.find((path) => url.pathname.endsWith(`/${path}`));
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.includes("/models/")) {
     event.respondWith(caches.match(request).then((hit) => hit ?? fetch(request)));
-  } else if (url.pathname.endsWith(`/${MODULE}`)) {
-    event.respondWith(module(request));
+  } else if (moduleOf(url)) {
+    event.respondWith(module(request, moduleOf(url)));
   } else {
     event.respondWith(networkFirst(request));
   }

@@ -11,7 +11,8 @@
 // CPU (so that V8 has tiered the wasm code up from its baseline compiler) or a short text on
 // WebGPU (so that the shaders are compiled).
 
-import initClinitag, { Tagger } from "/site/pkg/clinitag.js";
+import * as cpuModule from "/site/pkg/clinitag.js";
+import * as webgpuModule from "/site/pkg/webgpu/clinitag.js";
 import { env, AutoTokenizer, AutoModelForTokenClassification, Tensor } from "/tjs/transformers.js";
 
 env.allowRemoteModels = false;
@@ -47,6 +48,8 @@ async function timed(documents, tagOne) {
 }
 
 async function clinitag({ backend, batch, documents: count }) {
+  // The module the package's worker would load: the one with WebGPU only for a GPU.
+  const { default: initClinitag, Tagger } = backend === "cpu" ? cpuModule : webgpuModule;
   await initClinitag();
   const started = performance.now();
   const bytes = new Uint8Array(await (await fetch("/site/models/bert-es.clinitag")).arrayBuffer());

@@ -146,6 +146,9 @@ const rows = await tagText(text);
 figures.firstTagColdMs = Date.now() - started;
 figures.coldBackend = await page.evaluate(() => document.body.dataset.backend);
 assert.equal(figures.coldBackend, "cpu", "auto must not take a software adapter");
+// The CPU's module only: the one that can use WebGPU is fetched when a GPU is to be used.
+assert.ok(requests.includes("/pkg/clinitag_bg.wasm"), "the CPU module");
+assert.ok(!requests.includes("/pkg/webgpu/clinitag_bg.wasm"), "no WebGPU module for the CPU");
 assert.equal(await page.isVisible("#backend-detail"), true);
 assert.match(await page.textContent("#backend-reason"), /processor because the only graphics adapter is a software one/);
 await page.click("#backend-detail summary");
@@ -276,6 +279,7 @@ const gpuRows = await results(before);
 figures.firstTagWebgpuCachedMs = Date.now() - started;
 assert.equal(await page.evaluate(() => document.body.dataset.backend), "webgpu");
 assert.equal(await page.isVisible("#backend-detail"), false, "no fallback to explain");
+assert.ok(requests.includes("/pkg/webgpu/clinitag_bg.wasm"), "WebGPU by name fetches the module that has it");
 assert.deepEqual(gpuRows.map((r) => r.slice(0, 4)), rows.map((r) => r.slice(0, 4)));
 started = Date.now();
 await tagText(text);
