@@ -298,11 +298,16 @@ impl BertTagger {
                 header.max_pieces, header.encoder.max_position_embeddings
             )));
         }
-        let network = load_weights(
+        let (mut network, stored) = load_weights(
             Self::network(&header, &Device::flex())?,
             container.weights,
             device,
         )?;
+        // An 8-bit model's weights are rounded again, with one scale per output (the file's
+        // scales are per block of an input's outputs); models/README.md scores it so.
+        network
+            .encoder
+            .compute_in_int8(stored == Precision::Int8 && computes_on_host(device));
         Self::new(header, network, device)
     }
 
@@ -330,10 +335,14 @@ impl BertTagger {
         self.header.training[key] = value;
     }
 
-    /// The same model on another device.
+    /// The same model on another device. Its 8-bit linear maps, if any, stay only on the CPU.
     pub fn to_device(self, device: &Device) -> Self {
+        let mut network = self.network;
+        if !computes_on_host(device) {
+            network.encoder.compute_in_int8(false);
+        }
         Self {
-            network: self.network.to_device(device),
+            network: network.to_device(device),
             device: device.clone(),
             ..self
         }
@@ -511,6 +520,11 @@ impl Tagger for BertTagger {
     fn labels(&self) -> Vec<String> {
         labels_of(&self.header.tags)
     }
+}
+
+/// Whether `device` is the CPU at inference, where the 8-bit linear maps run.
+fn computes_on_host(device: &Device) -> bool {
+    !device.is_autodiff() && *device == Device::flex()
 }
 
 fn log_softmax(scores: &[f32]) -> Vec<f32> {
@@ -747,6 +761,25 @@ pub(crate) mod tests {
                 };
                 let again = stored.tag(text, &Segmentation::of(text));
                 assert_eq!(spans(&again), spans(&entities), "{precision}");
+                if precision == "int8" {
+                    // The 8-bit file computes its linear maps in integers on the CPU: the same
+                    // file dequantized to f32 scores differently, and so does the model moved
+                    // to an autodiff device, which computes in f32.
+                    let mut dequantized = BertTagger::from_bytes(bytes, &Device::flex()).unwrap();
+                    dequantized.network.encoder.compute_in_int8(false);
+                    let in_f32 = dequantized.emissions(&sentences);
+                    assert_ne!(in_f32, emissions);
+                    let moved = BertTagger::from_bytes(bytes, &Device::flex())
+                        .unwrap()
+                        .to_device(&Device::flex().autodiff());
+                    let on_autodiff = moved.emissions(&sentences);
+                    let close = in_f32
+                        .iter()
+                        .flatten()
+                        .zip(on_autodiff.iter().flatten())
+                        .all(|(a, b)| (a - b).abs() < 1e-4);
+                    assert!(close, "{in_f32:?} against {on_autodiff:?}");
+                }
             }
             assert_eq!(
                 crate::models::Model::from_bytes(&model.to_bytes().unwrap())

@@ -4,6 +4,7 @@
 //! head gives tag scores for the first piece of each word, and an optional CRF.
 
 use crate::decoding::{Crf, CrfScores};
+use crate::models::int8::Int8Linear;
 use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
@@ -12,6 +13,7 @@ use burn::nn::{
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The encoder's sizes, as HuggingFace's `config.json` names them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,6 +104,40 @@ pub struct Layer {
     output: Linear,
     output_norm: LayerNorm,
     dropout: Dropout,
+    /// The same linear maps in 8-bit integers, once [`Encoder::compute_in_int8`] has made
+    /// them: used where the input is on the CPU without autodiff.
+    #[module(skip)]
+    int8: Option<Arc<Int8Layer>>,
+}
+
+/// A layer's six linear maps quantized to 8 bits (see [`crate::models::int8`]).
+#[derive(Debug)]
+struct Int8Layer {
+    query: Int8Linear,
+    key: Int8Linear,
+    value: Int8Linear,
+    attention_output: Int8Linear,
+    intermediate: Int8Linear,
+    output: Int8Linear,
+}
+
+impl Int8Layer {
+    fn of(layer: &Layer) -> Self {
+        let quantize = |linear: &Linear| {
+            let weight = host_values(linear.weight.val());
+            let bias = linear.bias.as_ref().map(|b| host_values(b.val()));
+            Int8Linear::new(&weight, bias.as_deref(), linear.weight.dims()[0])
+        };
+        let attention = &layer.attention;
+        Self {
+            query: quantize(&attention.query),
+            key: quantize(&attention.key),
+            value: quantize(&attention.value),
+            attention_output: quantize(&attention.output),
+            intermediate: quantize(&layer.intermediate),
+            output: quantize(&layer.output),
+        }
+    }
 }
 
 /// The encoder: embeddings and layers, with HuggingFace's parameter layout (see
@@ -147,8 +183,18 @@ impl Encoder {
                     output: linear(config.intermediate_size, hidden),
                     output_norm: norm(),
                     dropout: dropout(),
+                    int8: None,
                 })
                 .collect(),
+        }
+    }
+
+    /// From now on, at inference on the CPU, computes every layer's linear maps in 8-bit
+    /// integers from its current weights (see [`crate::models::int8`]); for models stored in
+    /// 8 bits, whose weights were rounded to 8 bits already. `false` drops them again.
+    pub fn compute_in_int8(&mut self, int8: bool) {
+        for layer in &mut self.layers {
+            layer.int8 = int8.then(|| Arc::new(Int8Layer::of(layer)));
         }
     }
 
@@ -213,15 +259,26 @@ impl Layer {
         context: Tensor<3>,
         attention_bias: Tensor<4>,
     ) -> Tensor<3> {
+        let int8 = self.int8.as_deref().filter(|_| on_host(&queries));
         let attended = self
             .attention
-            .forward(queries.clone(), context, attention_bias);
+            .forward(queries.clone(), context, attention_bias, int8);
         let hidden = self
             .attention_norm
             .forward(self.dropout.forward(attended) + queries);
-        let expanded = gelu(self.intermediate.forward(hidden.clone()));
+        let output = match int8 {
+            // The feed-forward block stays on the host between its two products.
+            Some(int8) => host_map(hidden.clone(), int8.output.outputs(), |values| {
+                let mut expanded = int8.intermediate.forward(values);
+                host_gelu(&mut expanded);
+                int8.output.forward(&expanded)
+            }),
+            None => self
+                .output
+                .forward(gelu(self.intermediate.forward(hidden.clone()))),
+        };
         self.output_norm
-            .forward(self.dropout.forward(self.output.forward(expanded)) + hidden)
+            .forward(self.dropout.forward(output) + hidden)
     }
 }
 
@@ -231,6 +288,7 @@ impl SelfAttention {
         queries: Tensor<3>,
         context: Tensor<3>,
         attention_bias: Tensor<4>,
+        int8: Option<&Int8Layer>,
     ) -> Tensor<3> {
         let [batch, rows, hidden] = queries.dims();
         let pieces = context.dims()[1];
@@ -239,17 +297,55 @@ impl SelfAttention {
             t.reshape([batch, length, self.heads, head_dim])
                 .swap_dims(1, 2)
         };
-        let query = split(self.query.forward(queries), rows);
-        let key = split(self.key.forward(context.clone()), pieces);
-        let value = split(self.value.forward(context), pieces);
+        let query = split(project(&self.query, int8.map(|l| &l.query), queries), rows);
+        let key = split(
+            project(&self.key, int8.map(|l| &l.key), context.clone()),
+            pieces,
+        );
+        let value = split(
+            project(&self.value, int8.map(|l| &l.value), context),
+            pieces,
+        );
         let scores = query.matmul(key.swap_dims(2, 3)) / (head_dim as f64).sqrt() + attention_bias;
         let weights = self.dropout.forward(softmax(scores, 3));
         let context = weights
             .matmul(value)
             .swap_dims(1, 2)
             .reshape([batch, rows, hidden]);
-        self.output.forward(context)
+        project(&self.output, int8.map(|l| &l.attention_output), context)
     }
+}
+
+/// `linear` applied to `x`, by its 8-bit form where there is one.
+fn project(linear: &Linear, int8: Option<&Int8Linear>, x: Tensor<3>) -> Tensor<3> {
+    match int8 {
+        Some(int8) => host_map(x, int8.outputs(), |values| int8.forward(values)),
+        None => linear.forward(x),
+    }
+}
+
+/// Whether `x` is where the host computes: the CPU at inference (no autodiff).
+fn on_host(x: &Tensor<3>) -> bool {
+    let device = x.device();
+    !device.is_autodiff() && device == Device::flex()
+}
+
+/// `[batch, rows, n]` → `[batch, rows, outputs]` by `map` over the rows' values on the host.
+fn host_map(x: Tensor<3>, outputs: usize, map: impl FnOnce(&[f32]) -> Vec<f32>) -> Tensor<3> {
+    let [batch, rows, _] = x.dims();
+    let device = x.device();
+    let values = host_values(x);
+    Tensor::from_data(
+        TensorData::new(map(&values), [batch, rows, outputs]),
+        &device,
+    )
+}
+
+/// A tensor's values, row-major, from the CPU device (which computes in f32).
+fn host_values<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+    x.into_data()
+        .try_into_vec::<f32>()
+        .expect("the CPU computes in f32")
 }
 
 /// GELU with the exact error function, as BERT was trained. burn's own on every device but
@@ -265,10 +361,14 @@ fn gelu(x: Tensor<3>) -> Tensor<3> {
     let Ok(mut values) = x.clone().into_data().try_into_vec::<f32>() else {
         return burn::tensor::activation::gelu(x);
     };
-    for value in &mut values {
+    host_gelu(&mut values);
+    Tensor::from_data(TensorData::new(values, dims), &device)
+}
+
+fn host_gelu(values: &mut [f32]) {
+    for value in values {
         *value *= 0.5 * (1.0 + erf(*value * std::f32::consts::FRAC_1_SQRT_2));
     }
-    Tensor::from_data(TensorData::new(values, dims), &device)
 }
 
 /// The error function, by Abramowitz & Stegun's 7.1.28 (absolute error at most 3e-7), without

@@ -100,7 +100,7 @@ impl BiLstmCrfTagger {
                 "the header's vocabularies do not match its network sizes".into(),
             ));
         }
-        let network = load_weights(
+        let (network, _) = load_weights(
             BiLstmCrf::new(&header.network, constraints, &Device::flex()),
             container.weights,
             device,
