@@ -312,6 +312,7 @@ async function loadModel() {
     state.current = { modelBytes, indexBytes, index, language };
     await startTagger();
     state.inUse = { language, choice, backend: $("backend").value, current: state.current };
+    rememberChoice(state.inUse);
     state.modelLoading = false;
     $("tag").disabled = false;
     if (state.text) await tag();
@@ -337,6 +338,33 @@ async function loadModel() {
     state.tagger = null;
     setStatus(`Could not load the model: ${error.message}`, "error");
   }
+}
+
+// The clinician's language, model and backend, kept for the next visit once they have loaded:
+// a cached visit then loads only the model in use, not the default one first.
+const CHOICE_KEY = "clinitag.choice";
+
+function rememberChoice({ language, choice, backend }) {
+  try {
+    localStorage.setItem(CHOICE_KEY, JSON.stringify({ language, model: choice, backend }));
+  } catch {
+    // Storage off (a private window, a policy): every visit starts on the defaults.
+  }
+}
+
+// The lists as last used, where this page still offers what was chosen; the defaults otherwise.
+function restoreChoice() {
+  let saved = null;
+  try {
+    saved = JSON.parse(localStorage.getItem(CHOICE_KEY));
+  } catch {
+    // Unreadable: the defaults.
+  }
+  const offers = (id, value) => [...$(id).options].some((option) => option.value === value);
+  if (offers("language", saved?.language)) $("language").value = saved.language;
+  fillModels();
+  if (offers("model", saved?.model)) $("model").value = saved.model;
+  if (offers("backend", saved?.backend)) $("backend").value = saved.backend;
 }
 
 // The manifest's entries behind a choice of the model list: one model, or an ensemble's.
@@ -512,9 +540,6 @@ function download(name, type, content) {
 // ---- wiring --------------------------------------------------------------------------------
 
 async function main() {
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline use unavailable:", e));
-  }
   try {
     const response = await fetch("manifest.json", { cache: "no-cache" });
     state.manifest = await response.json();
@@ -566,8 +591,13 @@ async function main() {
   $("export-json").onclick = () => download(`${state.name}.json`, "application/json", entitiesJson(state.entities));
   $("export-csv").onclick = () => download(`${state.name}.csv`, "text/csv", entitiesCsv(state.entities));
   setUpBatch({ tagger: () => state.tagger, ready: () => !$("tag").disabled, labels: () => state.labels, typeName: (t) => TYPE_NAMES[t] ?? t, download, recover });
-  fillModels();
+  restoreChoice();
   await loadModel();
+  // Once the first model is in: the service worker's install then takes the wasm module from
+  // the browser's HTTP cache instead of downloading it again beside the page.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch((e) => console.warn("offline use unavailable:", e));
+  }
 }
 
 main();

@@ -2,7 +2,7 @@
 // so that a second visit works offline. Models and the index are cached by app.js under
 // their hashes. Only this origin's files are ever requested.
 
-const SHELL = "clinitag-shell-v4";
+const SHELL = "clinitag-shell-v5";
 // The module without WebGPU, which every visit loads, is cached at install; the one with
 // WebGPU when it is first fetched (only where a GPU is used).
 const CPU_MODULE = "pkg/clinitag_bg.wasm";
@@ -10,19 +10,31 @@ const MODULES = [CPU_MODULE, "pkg/webgpu/clinitag_bg.wasm"];
 const FILES = ["./", "index.html", "style.css", "app.js", "batch.js", "formats.js", "vendor/fflate.js", "manifest.json",
   "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "pkg/webgpu/clinitag.js", "third-party.txt"];
 
-// A wasm module's cache key: its path with the hash that manifest.json gives it, so that a
+// A wasm module's entry in manifest.json and its cache key: its path with the hash, so that a
 // cached copy is used exactly as long as it is the module the server would send.
-async function moduleKey(path) {
+async function moduleEntry(path) {
   const response = await fetch("manifest.json", { cache: "no-cache" });
   if (!response.ok) throw new Error(`manifest.json: HTTP ${response.status}`);
   const { modules } = await response.json();
   const entry = modules.find((m) => m.file === path);
   if (!entry) throw new Error(`manifest.json does not list ${path}`);
-  return `${path}?sha256=${entry.sha256}`;
+  return { sha256: entry.sha256, key: `${path}?sha256=${entry.sha256}` };
 }
 
-async function cacheModule(cache, path, key) {
-  const response = await fetch(key);
+async function sha256(response) {
+  const digest = await crypto.subtle.digest("SHA-256", await response.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Caches the module under its key. Its bytes come first from the browser's HTTP cache, which
+// holds the copy the page has just loaded from the same URL (the page registers this worker
+// once its first model is ready), so that a first visit downloads the module once; where
+// that copy is missing or not the manifest's, from the server.
+async function cacheModule(cache, path, { sha256: expected, key }) {
+  let response = await fetch(path);
+  if (!response.ok || (await sha256(response.clone())) !== expected) {
+    response = await fetch(key, { cache: "reload" });
+  }
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   await cache.put(key, response.clone());
   for (const request of await cache.keys()) {
@@ -36,7 +48,7 @@ self.addEventListener("install", (event) => {
     (async () => {
       const cache = await caches.open(SHELL);
       await cache.addAll(FILES);
-      await cacheModule(cache, CPU_MODULE, await moduleKey(CPU_MODULE));
+      await cacheModule(cache, CPU_MODULE, await moduleEntry(CPU_MODULE));
       await self.skipWaiting();
     })(),
   );
@@ -56,13 +68,13 @@ self.addEventListener("activate", (event) =>
 // downloaded once and cached; when offline, whatever version is cached.
 async function module(request, path) {
   const cache = await caches.open(SHELL);
-  let key;
+  let entry;
   try {
-    key = await moduleKey(path);
+    entry = await moduleEntry(path);
   } catch {
     return (await cache.match(request, { ignoreSearch: true })) ?? fetch(request);
   }
-  return (await cache.match(key)) ?? cacheModule(cache, path, key);
+  return (await cache.match(entry.key)) ?? cacheModule(cache, path, entry);
 }
 
 // The small files: the network first, so that a rebuilt page shows at once; the cache when

@@ -104,8 +104,7 @@ impl BiLstm {
     /// Runs both directions over `input` (`[batch, time, d]`, right-padded to `lengths`).
     /// Outputs at padded steps are meaningless; outputs at real steps never depend on padding.
     pub fn forward(&self, input: Tensor<3>, lengths: &SequenceLengths) -> Tensor<3> {
-        let device = input.device();
-        if !device.is_autodiff() && device == Device::flex() {
+        if super::computes_on_host(&input.device()) {
             if let Some(output) = self.forward_on_host(input.clone(), lengths) {
                 return output;
             }

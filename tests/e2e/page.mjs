@@ -2,7 +2,8 @@
 // driven by playwright-core: load, tag a real PharmaCoNER dev case, highlights and details,
 // the three exports, 20 dev documents tagged as a batch and their ZIP export scored against
 // the gold, a long text tagged in parts with a progress bar, the automatic backend keeping to the CPU on a software GPU (SwiftShader)
-// and saying why, WebGPU asked for by name giving the same entities, English, a reload that downloads
+// and saying why, the module downloaded once on a first visit, WebGPU asked for by name giving the
+// same entities, English, the choice of model kept over a reload, a reload that downloads
 // neither the wasm module nor a model again, and one with the server gone (offline, from the
 // caches), the user's own terminology imported, kept and removed, a crashed worker replaced,
 // the tagged text in no request and no storage, the third-party notice, and files checked against
@@ -18,6 +19,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { copyFile, readFile, readdir, mkdir, rm } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { extname, join, normalize, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -43,6 +45,8 @@ globalThis.clinitagTestHook = async (data) => {
 const sent = [];
 function serve() {
   const requests = [];
+  // The paths whose whole body was sent (not answered by 304).
+  const bodies = [];
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
     requests.push(path);
@@ -58,16 +62,25 @@ function serve() {
       // The test build's hook (the package's worker.js calls it if defined): a text that begins with the
       // marker makes the wasm instance trap, as a panic or exhausted memory would.
       if (path === "/pkg/worker.js") body = Buffer.concat([body, Buffer.from(CRASH_HOOK)]);
-      response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
+      // Validators, as a typical static host sends them: a browser may keep a copy and ask
+      // again whether it is current (304) instead of downloading it.
+      const etag = `"${createHash("sha1").update(body).digest("hex")}"`;
+      if (request.headers["if-none-match"] === etag) {
+        response.writeHead(304, { etag, "cache-control": "no-cache" }).end();
+        return;
+      }
+      bodies.push(path);
+      response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length,
+        etag, "cache-control": "no-cache" });
       response.end(body);
     } catch {
       response.writeHead(404).end();
     }
   });
-  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({ server, requests, port: server.address().port })));
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({ server, requests, bodies, port: server.address().port })));
 }
 
-const { server, requests, port } = await serve();
+const { server, requests, bodies, port } = await serve();
 const origin = `http://127.0.0.1:${port}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -149,6 +162,10 @@ assert.equal(figures.coldBackend, "cpu", "auto must not take a software adapter"
 // The CPU's module only: the one that can use WebGPU is fetched when a GPU is to be used.
 assert.ok(requests.includes("/pkg/clinitag_bg.wasm"), "the CPU module");
 assert.ok(!requests.includes("/pkg/webgpu/clinitag_bg.wasm"), "no WebGPU module for the CPU");
+// The service worker, registered once the model is in, caches the module from the browser's
+// copy: a first visit downloads it once.
+await page.evaluate(() => navigator.serviceWorker.ready);
+assert.deepEqual(bodies.filter((path) => path.endsWith(".wasm")), ["/pkg/clinitag_bg.wasm"], "the module downloaded once");
 assert.equal(await page.isVisible("#backend-detail"), true);
 assert.match(await page.textContent("#backend-reason"), /processor because the only graphics adapter is a software one/);
 await page.click("#backend-detail summary");
@@ -354,6 +371,18 @@ await page.click("#example");
 await results(beforeExample);
 const english = await page.$$eval("#table tbody tr", (trs) => trs.map((tr) => tr.cells[1].textContent));
 assert.ok(english.includes("Cisplatin") && english.includes("magnesium sulfate"), english.join("|"));
+// The choice is kept: a reload opens on English and its model, and tags as before.
+const englishRows = await page.$$eval("#table tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+await page.reload();
+await waitReady();
+assert.equal(await page.inputValue("#language"), "en", "the language is kept over a reload");
+assert.equal(await page.inputValue("#model"), "bilstm-crf");
+assert.equal(await page.inputValue("#backend"), "cpu", "the backend is kept too");
+const beforeAgain = await drawn();
+await page.click("#example");
+await results(beforeAgain);
+const englishAgain = await page.$$eval("#table tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+assert.deepEqual(englishAgain, englishRows, "the English model tags after the reload");
 
 // Reloads the page and tags the case again: the same entities as on the first visit. Returns
 // the time from the reload to the drawn entities.

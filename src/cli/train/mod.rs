@@ -30,6 +30,9 @@ pub enum Storage {
     F16,
     /// Matrices as 8-bit integers with a 16-bit scale per block of a row, the rest 16-bit.
     Int8,
+    /// As int8, with each block's values on 15 levels (4 bits); a BERT's linear maps rounded
+    /// for what they compute on the first 1,000 training sentences.
+    Int4,
 }
 
 #[derive(clap::Args)]

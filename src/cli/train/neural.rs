@@ -148,6 +148,7 @@ fn precision(args: &Args) -> Precision {
     match args.neural.precision {
         Storage::F16 => Precision::Half,
         Storage::Int8 => Precision::Int8,
+        Storage::Int4 => Precision::Int4,
     }
 }
 
@@ -261,15 +262,28 @@ pub fn train_bert(args: &Args) -> Result<()> {
     let load = |bytes: &[u8]| -> clinitag::Result<Box<dyn Tagger>> {
         Ok(Box::new(BertTagger::from_bytes(bytes, &Device::flex())?))
     };
-    write_and_score(
-        args,
-        &tagger.to_bytes_at(precision(args))?,
-        &dev_sets,
-        load,
-        started,
-        training_seconds,
-    )
+    let bytes = if precision(args) == Precision::Int4 {
+        // Rounded to 4 bits for what the linear maps compute on the first training sentences.
+        let calibration: Vec<&[String]> = sentences
+            .iter()
+            .take(CALIBRATION_SENTENCES)
+            .map(|s| s.tokens.as_slice())
+            .collect();
+        let words: Vec<Vec<&str>> = calibration
+            .iter()
+            .map(|tokens| tokens.iter().map(String::as_str).collect())
+            .collect();
+        let views: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+        tagger.to_bytes_int4(&views)?
+    } else {
+        tagger.to_bytes_at(precision(args))?
+    };
+    write_and_score(args, &bytes, &dev_sets, load, started, training_seconds)
 }
+
+/// Training sentences that calibrate a BERT's rounding to 4 bits (`models::quantize`): enough
+/// for the second moments of its widest linear map's 1,536 inputs.
+const CALIBRATION_SENTENCES: usize = 1000;
 
 pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     let started = Instant::now();

@@ -24,7 +24,11 @@ use crate::container::{self, Kind};
 use crate::decoding::SequenceDecoder;
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Precision, Tagger};
+use crate::models::quantize::{Calibration, ToInt4};
+use crate::models::{
+    computes_on_host, labels_of, load_weights, sentence_words, write_model_file, write_stored,
+    Precision, Tagger,
+};
 use crate::tagging::{Scheme, Tag};
 use crate::text::Segmentation;
 use burn::module::Module;
@@ -225,10 +229,17 @@ pub struct BertTagger {
     decoder: SequenceDecoder,
     device: Device,
     batch_windows: usize,
+    /// Whether the file stored 8-bit weights, which the CPU computes with in integers.
+    quantized: bool,
 }
 
 impl BertTagger {
-    fn new(header: Header, network: BertTokenClassifier, device: &Device) -> Result<Self> {
+    fn new(
+        header: Header,
+        network: BertTokenClassifier,
+        device: &Device,
+        quantized: bool,
+    ) -> Result<Self> {
         let scheme: Scheme = header.scheme.parse().map_err(Error::Model)?;
         let tags = header
             .tags
@@ -259,6 +270,7 @@ impl BertTagger {
             decoder,
             device: device.clone(),
             batch_windows: 32,
+            quantized,
         })
     }
 
@@ -298,17 +310,14 @@ impl BertTagger {
                 header.max_pieces, header.encoder.max_position_embeddings
             )));
         }
-        let (mut network, stored) = load_weights(
+        let (network, stored) = load_weights(
             Self::network(&header, &Device::flex())?,
             container.weights,
             device,
         )?;
-        // An 8-bit model's weights are rounded again, with one scale per output (the file's
-        // scales are per block of an input's outputs); models/README.md scores it so.
-        network
-            .encoder
-            .compute_in_int8(stored == Precision::Int8 && computes_on_host(device));
-        Self::new(header, network, device)
+        let mut tagger = Self::new(header, network, device, stored == Precision::Int8)?;
+        tagger.set_integer_products(true);
+        Ok(tagger)
     }
 
     /// The model file: header and weights, stored as 16-bit floats.
@@ -326,6 +335,40 @@ impl BertTagger {
         write_model_file(&self.header, self.network.clone(), precision)
     }
 
+    /// The model file at 4 bits ([`Precision::Int4`]), its linear maps rounded for what they
+    /// compute on `sentences` (words), the calibration text (see `models::quantize`): a
+    /// thousand sentences of the training text serve.
+    pub fn to_bytes_int4(&self, sentences: &[&[&str]]) -> Result<Vec<u8>> {
+        let mut calibration = Calibration::default();
+        let mut windows = self.windows(sentences);
+        // Windows of like length together: little padding to compute and leave out.
+        windows.sort_by_key(|w| w.ids.len());
+        for chunk in windows.chunks(32) {
+            let ids: Vec<Vec<u32>> = chunk.iter().map(|w| w.ids.clone()).collect();
+            let firsts: Vec<Vec<usize>> = chunk.iter().map(|w| w.first_pieces.clone()).collect();
+            let batch = PieceBatch::new(&ids, &firsts, &self.device);
+            let [size, pieces] = batch.ids.dims();
+            let real: Vec<f32> = ids
+                .iter()
+                .flat_map(|w| (0..pieces).map(move |p| f32::from(u8::from(p < w.len()))))
+                .collect();
+            let real =
+                Tensor::<3>::from_data(TensorData::new(real, [size, pieces, 1]), &self.device);
+            self.network.encoder.see_linear_inputs(
+                batch.ids,
+                batch.attention_bias,
+                &mut |layer, name, x| {
+                    calibration.add(format!("encoder.layers.{layer}.{name}.weight"), x, &real)
+                },
+            );
+        }
+        let stored = self
+            .network
+            .clone()
+            .map(&mut ToInt4::new(Some(&calibration)));
+        write_stored(&self.header, stored)
+    }
+
     pub fn header(&self) -> &Header {
         &self.header
     }
@@ -335,17 +378,31 @@ impl BertTagger {
         self.header.training[key] = value;
     }
 
-    /// The same model on another device. Its 8-bit linear maps, if any, stay only on the CPU.
+    /// Whether an 8-bit model's linear maps compute in 8-bit integers, as it does by default
+    /// on the CPU, or in f32 from its dequantized weights, as on a GPU: other runtimes, and
+    /// the GPU, are compared with the f32 products. No effect on other models or devices.
+    ///
+    /// An 8-bit model's weights are rounded again for the integer products, with one scale per
+    /// output (the file's scales are per block of an input's outputs); models/README.md scores
+    /// it so.
+    pub fn set_integer_products(&mut self, on: bool) {
+        self.network
+            .encoder
+            .compute_in_int8(on && self.quantized && computes_on_host(&self.device));
+    }
+
+    /// The same model on another device. An 8-bit model computes in integers on the CPU
+    /// (back there too) and in f32 elsewhere.
     pub fn to_device(self, device: &Device) -> Self {
         let mut network = self.network;
-        if !computes_on_host(device) {
-            network.encoder.compute_in_int8(false);
-        }
-        Self {
+        network.encoder.compute_in_int8(false);
+        let mut moved = Self {
             network: network.to_device(device),
             device: device.clone(),
             ..self
-        }
+        };
+        moved.set_integer_products(true);
+        moved
     }
 
     /// The windows of `sentences`.
@@ -520,11 +577,6 @@ impl Tagger for BertTagger {
     fn labels(&self) -> Vec<String> {
         labels_of(&self.header.tags)
     }
-}
-
-/// Whether `device` is the CPU at inference, where the 8-bit linear maps run.
-fn computes_on_host(device: &Device) -> bool {
-    !device.is_autodiff() && *device == Device::flex()
 }
 
 fn log_softmax(scores: &[f32]) -> Vec<f32> {
@@ -740,9 +792,17 @@ pub(crate) mod tests {
             let int8_bytes = model.to_bytes_at(Precision::Int8).unwrap();
             // The header (the tokenizer) is most of a tiny model; the weights shrink by more.
             assert!(int8_bytes.len() < half_bytes.len(), "{}", int8_bytes.len());
-            for (precision, bytes, tolerance) in
-                [("f16", &half_bytes, 0.1), ("int8", &int8_bytes, 0.25)]
-            {
+            let int4_bytes = model.to_bytes_int4(&sentences).unwrap();
+            assert_eq!(
+                int4_bytes.len(),
+                int8_bytes.len(),
+                "4-bit levels in 8-bit fields"
+            );
+            for (precision, bytes, tolerance) in [
+                ("f16", &half_bytes, 0.1),
+                ("int8", &int8_bytes, 0.25),
+                ("int4", &int4_bytes, 1.0),
+            ] {
                 let stored = BertTagger::from_bytes(bytes, &Device::flex()).unwrap();
                 let emissions = stored.emissions(&sentences);
                 let largest = before
@@ -766,7 +826,7 @@ pub(crate) mod tests {
                     // file dequantized to f32 scores differently, and so does the model moved
                     // to an autodiff device, which computes in f32.
                     let mut dequantized = BertTagger::from_bytes(bytes, &Device::flex()).unwrap();
-                    dequantized.network.encoder.compute_in_int8(false);
+                    dequantized.set_integer_products(false);
                     let in_f32 = dequantized.emissions(&sentences);
                     assert_ne!(in_f32, emissions);
                     let moved = BertTagger::from_bytes(bytes, &Device::flex())
@@ -779,6 +839,9 @@ pub(crate) mod tests {
                         .zip(on_autodiff.iter().flatten())
                         .all(|(a, b)| (a - b).abs() < 1e-4);
                     assert!(close, "{in_f32:?} against {on_autodiff:?}");
+                    // Back on the CPU, it computes in integers again.
+                    let back = moved.to_device(&Device::flex());
+                    assert_eq!(back.emissions(&sentences), emissions);
                 }
             }
             assert_eq!(

@@ -4,6 +4,7 @@
 //! head gives tag scores for the first piece of each word, and an optional CRF.
 
 use crate::decoding::{Crf, CrfScores};
+use crate::models::computes_on_host;
 use crate::models::int8::Int8Linear;
 use burn::module::Module;
 use burn::nn::{
@@ -226,10 +227,44 @@ impl Encoder {
         last.forward(selected, hidden, attention_bias)
     }
 
+    /// Runs one batch of windows through every layer in f32, showing `see` the input of each
+    /// linear map (`[batch, pieces, inputs]`) with its layer and name: the calibration of
+    /// 4-bit rounding (`models::quantize`). Padding pieces are included: give windows of one
+    /// length.
+    pub fn see_linear_inputs(
+        &self,
+        ids: Tensor<2, Int>,
+        attention_bias: Tensor<4>,
+        see: &mut dyn FnMut(usize, &'static str, &Tensor<3>),
+    ) {
+        let mut hidden = self.embed(ids);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let plain = Layer {
+                int8: None,
+                ..layer.clone()
+            };
+            hidden = plain.forward_seen(
+                hidden.clone(),
+                hidden,
+                attention_bias.clone(),
+                &mut |name, x| see(i, name, x),
+            );
+        }
+    }
+
     /// The hidden states entering the last layer (embeddings, then every other layer), and
     /// that last layer.
     fn up_to_last(&self, ids: Tensor<2, Int>, attention_bias: Tensor<4>) -> (Tensor<3>, &Layer) {
         let (last, below) = self.layers.split_last().expect("an encoder has layers");
+        let mut hidden = self.embed(ids);
+        for layer in below {
+            hidden = layer.forward(hidden.clone(), hidden, attention_bias.clone());
+        }
+        (hidden, last)
+    }
+
+    /// The embeddings of `ids` (`[batch, pieces, hidden]`), layer-normed.
+    fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [batch, pieces] = ids.dims();
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..pieces as i64, &device)
@@ -237,16 +272,12 @@ impl Encoder {
             .expand([batch, pieces]);
         let types = Tensor::<2, Int>::zeros([batch, pieces], &device);
         let embeddings = &self.embeddings;
-        let mut hidden = embeddings.word_embeddings.forward(ids)
+        let hidden = embeddings.word_embeddings.forward(ids)
             + embeddings.position_embeddings.forward(positions)
             + embeddings.token_type_embeddings.forward(types);
-        hidden = embeddings
+        embeddings
             .dropout
-            .forward(embeddings.layer_norm.forward(hidden));
-        for layer in below {
-            hidden = layer.forward(hidden.clone(), hidden, attention_bias.clone());
-        }
-        (hidden, last)
+            .forward(embeddings.layer_norm.forward(hidden))
     }
 }
 
@@ -259,13 +290,29 @@ impl Layer {
         context: Tensor<3>,
         attention_bias: Tensor<4>,
     ) -> Tensor<3> {
-        let int8 = self.int8.as_deref().filter(|_| on_host(&queries));
-        let attended = self
-            .attention
-            .forward(queries.clone(), context, attention_bias, int8);
+        self.forward_seen(queries, context, attention_bias, &mut |_, _| {})
+    }
+
+    /// [`Self::forward`], showing `see` the input of each linear map, by the map's name under
+    /// the layer (as in the module's record: `attention.query`, `intermediate`, …).
+    fn forward_seen(
+        &self,
+        queries: Tensor<3>,
+        context: Tensor<3>,
+        attention_bias: Tensor<4>,
+        see: &mut dyn FnMut(&'static str, &Tensor<3>),
+    ) -> Tensor<3> {
+        let int8 = self
+            .int8
+            .as_deref()
+            .filter(|_| computes_on_host(&queries.device()));
+        let attended =
+            self.attention
+                .forward(queries.clone(), context, attention_bias, int8, &mut *see);
         let hidden = self
             .attention_norm
             .forward(self.dropout.forward(attended) + queries);
+        see("intermediate", &hidden);
         let output = match int8 {
             // The feed-forward block stays on the host between its two products.
             Some(int8) => host_map(hidden.clone(), int8.output.outputs(), |values| {
@@ -273,9 +320,11 @@ impl Layer {
                 host_gelu(&mut expanded);
                 int8.output.forward(&expanded)
             }),
-            None => self
-                .output
-                .forward(gelu(self.intermediate.forward(hidden.clone()))),
+            None => {
+                let expanded = gelu(self.intermediate.forward(hidden.clone()));
+                see("output", &expanded);
+                self.output.forward(expanded)
+            }
         };
         self.output_norm
             .forward(self.dropout.forward(output) + hidden)
@@ -289,7 +338,11 @@ impl SelfAttention {
         context: Tensor<3>,
         attention_bias: Tensor<4>,
         int8: Option<&Int8Layer>,
+        see: &mut dyn FnMut(&'static str, &Tensor<3>),
     ) -> Tensor<3> {
+        see("attention.query", &queries);
+        see("attention.key", &context);
+        see("attention.value", &context);
         let [batch, rows, hidden] = queries.dims();
         let pieces = context.dims()[1];
         let head_dim = hidden / self.heads;
@@ -312,6 +365,7 @@ impl SelfAttention {
             .matmul(value)
             .swap_dims(1, 2)
             .reshape([batch, rows, hidden]);
+        see("attention.output", &context);
         project(&self.output, int8.map(|l| &l.attention_output), context)
     }
 }
@@ -322,12 +376,6 @@ fn project(linear: &Linear, int8: Option<&Int8Linear>, x: Tensor<3>) -> Tensor<3
         Some(int8) => host_map(x, int8.outputs(), |values| int8.forward(values)),
         None => linear.forward(x),
     }
-}
-
-/// Whether `x` is where the host computes: the CPU at inference (no autodiff).
-fn on_host(x: &Tensor<3>) -> bool {
-    let device = x.device();
-    !device.is_autodiff() && device == Device::flex()
 }
 
 /// `[batch, rows, n]` → `[batch, rows, outputs]` by `map` over the rows' values on the host.
@@ -354,7 +402,7 @@ fn host_values<const D: usize>(x: Tensor<D>) -> Vec<f32> {
 /// with a polynomial `erf` that the compiler vectorises.
 fn gelu(x: Tensor<3>) -> Tensor<3> {
     let device = x.device();
-    if device.is_autodiff() || device != Device::flex() {
+    if !computes_on_host(&device) {
         return burn::tensor::activation::gelu(x);
     }
     let dims = x.dims();

@@ -226,7 +226,12 @@ impl EpochTrainer for BertEpochs<'_> {
     }
 
     fn tagger(&self) -> Result<BertTagger> {
-        BertTagger::new(self.header.clone(), self.model.valid(), &Device::flex())
+        BertTagger::new(
+            self.header.clone(),
+            self.model.valid(),
+            &Device::flex(),
+            false,
+        )
     }
 
     fn tagger_bytes(tagger: &BertTagger) -> Result<Vec<u8>> {
