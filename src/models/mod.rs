@@ -500,8 +500,15 @@ mod tests {
         let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
         let (before, after) = (read(linear.weight.val()), read(loaded.weight.val()));
         let largest = before.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let squares: f32 = before.iter().zip(&after).map(|(a, b)| (a - b).powi(2)).sum();
+        let squares: f32 = before
+            .iter()
+            .zip(&after)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum();
         let rms = (squares / before.len() as f32).sqrt();
-        assert!(rms > 0.0 && rms <= largest / 14.0 * 1.01, "{rms} of {largest}");
+        assert!(
+            rms > 0.0 && rms <= largest / 14.0 * 1.01,
+            "{rms} of {largest}"
+        );
     }
 }
