@@ -229,8 +229,8 @@ impl Encoder {
 
     /// Runs one batch of windows through every layer in f32, showing `see` the input of each
     /// linear map (`[batch, pieces, inputs]`) with its layer and name: the calibration of
-    /// 4-bit rounding (`models::quantize`). Padding pieces are included: give windows of one
-    /// length.
+    /// 4-bit rounding (`models::quantize`). Padding pieces are shown too: the caller leaves
+    /// their rows out.
     pub fn see_linear_inputs(
         &self,
         ids: Tensor<2, Int>,
