@@ -5,7 +5,7 @@
 #![cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 
 use burn::tensor::{Device, DeviceKind};
-use clinitag::models::{BertTagger, BiLstmCrfTagger, Tagger};
+use clinitag::models::{self, BertTagger, BiLstmCrfTagger, Tagger};
 use clinitag::text::Segmentation;
 use std::path::{Path, PathBuf};
 
@@ -45,19 +45,10 @@ fn fixture(language: &str) -> Vec<String> {
     }
 }
 
-/// The words of each sentence of `text`, as the taggers read them.
+/// `text`'s segmentation and the words of each sentence, as the taggers read them.
 fn sentence_words(text: &str) -> (Segmentation, Vec<Vec<&str>>) {
     let segmentation = Segmentation::of(text);
-    let sentences = segmentation
-        .sentences
-        .iter()
-        .map(|r| {
-            segmentation.tokens[r.clone()]
-                .iter()
-                .map(|t| &text[t.start..t.end])
-                .collect()
-        })
-        .collect();
+    let sentences = models::sentence_words(text, &segmentation);
     (segmentation, sentences)
 }
 
