@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${CLINITAG_DATA:-../shared/data}
-cargo build --release -q
-bin=target/release/clinitag
+cargo build --profile ci -q --bin clinitag
+bin=target/ci/clinitag
 out=target/bench/accuracy
 rm -rf "$out"
 mkdir -p "$out"

@@ -4,7 +4,8 @@
 # 1. Natively: clinitag (burn's flex CPU device) against PyTorch on the CPU, the Spanish BERT,
 #    the first 20 PharmaCoNER dev documents, 1 and 2 threads, batch 1 and 32.
 # 2. In headless Chromium: clinitag (wasm CPU, WebGPU) against Transformers.js (onnxruntime-web
-#    WASM, WebGPU) on the same weights exported to ONNX, the same windows and batches; a
+#    WASM, WebGPU) on the same weights exported to ONNX, in f32 and at 8 bits (each runtime's
+#    own 8-bit file: the shipped model, Transformers.js's q8), the same windows and batches; a
 #    profile of clinitag's CPU time; the demo page's time to first tag, bytes and memory.
 # 3. Every shipped model's dev scores and concept indexing (bench/accuracy.sh).
 # Then bench/report.py prints the tables with the ratios clinitag / peer.
@@ -32,19 +33,23 @@ fi
 
 ./build.sh tools
 ./build.sh web > "$OUT/web-build.txt"
-cargo build --release -q --example bert_export --example bert_throughput
+# The tests' profile (release without link-time optimization): the binaries the tests build.
+cargo build --profile ci -q --bin clinitag --example bert_export --example bert_throughput
+export CLINITAG=target/ci/clinitag
 [[ -d bench/browser/node_modules/@huggingface/transformers ]] ||
     npm ci --prefix bench/browser --no-audit --no-fund --ignore-scripts
 
 # The model in HuggingFace's layout, clinitag's exact inputs, and the ONNX export (checked
 # against clinitag's own scores).
-target/release/examples/bert_export models/bert-es.clinitag "$OUT/bert-es" "$D/pharmaconer/dev/subtrack1" 20
+target/ci/examples/bert_export models/bert-es.clinitag "$OUT/bert-es" "$D/pharmaconer/dev/subtrack1" 20
 "$PYTHON" bench/export_onnx.py "$OUT/bert-es" 2>&1 | grep -E "max \|diff\||wrote|Error|error" | tee "$OUT/export.txt"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)" | tee "$OUT/machine.txt"
-RAYON_NUM_THREADS=1 taskset -c 0 target/release/examples/bert_throughput models/bert-es.clinitag \
+# Natively both compute in f32 from the same weights (clinitag's 8-bit products: the browser's
+# int8 rows and BENCHMARKS.md "8-bit matrix products on the CPU").
+RAYON_NUM_THREADS=1 taskset -c 0 target/ci/examples/bert_throughput "$OUT/bert-es/clinitag-f32.clinitag" \
     "$D/pharmaconer/dev/subtrack1" 20 | tee "$OUT/native-clinitag-1.txt"
-RAYON_NUM_THREADS=2 target/release/examples/bert_throughput models/bert-es.clinitag \
+RAYON_NUM_THREADS=2 target/ci/examples/bert_throughput "$OUT/bert-es/clinitag-f32.clinitag" \
     "$D/pharmaconer/dev/subtrack1" 20 | tee "$OUT/native-clinitag-2.txt"
 taskset -c 0 "$PYTHON" bench/pytorch_throughput.py "$OUT/bert-es" 1 2> /dev/null | tee "$OUT/native-pytorch-1.txt"
 "$PYTHON" bench/pytorch_throughput.py "$OUT/bert-es" 2 2> /dev/null | tee "$OUT/native-pytorch-2.txt"

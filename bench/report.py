@@ -42,26 +42,32 @@ def browser():
     for f in figures:
         if f["measure"] == "throughput" and "error" not in f:
             backend = "CPU" if f["backend"] in ("cpu", "wasm") else "WebGPU"
-            repeats.setdefault((backend, str(f["batch"]), f["runtime"]), []).append(f)
+            # Runs from before the precisions were measured apart were all f32.
+            key = (backend, f.get("precision", "f32"), str(f["batch"]), f["runtime"])
+            repeats.setdefault(key, []).append(f)
     runs = {}
     for key, all_runs in repeats.items():
         all_runs.sort(key=lambda f: f["wordsPerSecond"])
         runs[key] = dict(all_runs[len(all_runs) // 2], runs=len(all_runs),
                          spread=f"{all_runs[0]['wordsPerSecond']:.0f}–{all_runs[-1]['wordsPerSecond']:.0f}")
-    print("| backend | batch | runtime | documents | words/s (median, range of runs) | p50 ms | p95 ms | load ms | tab peak MB | clinitag / Transformers.js |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| backend | weights | batch | runtime | documents | words/s (median, range of runs) | p50 ms | p95 ms | load ms | tab peak MB | clinitag / Transformers.js |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for backend in ("CPU", "WebGPU"):
-        for batch in ("1", "32"):
-            ours, theirs = runs.get((backend, batch, "clinitag")), runs.get((backend, batch, "transformers.js"))
-            for f in (ours, theirs):
-                if not f:
-                    continue
-                ratio = f"**{ours['wordsPerSecond'] / theirs['wordsPerSecond']:.2f}**" if f is ours and theirs else ""
-                print(f"| {backend} | {batch} | {f['runtime']} ({f['found']}) | {f['documents']} | {f['wordsPerSecond']:.1f} ({f['spread']}, {f['runs']} runs) "
-                      f"| {f['p50']:.0f} | {f['p95']:.0f} | {f['loadMs']:.0f} | {f['rendererPeakMB']} | {ratio} |")
+        for precision in ("f32", "int8"):
+            for batch in ("1", "32"):
+                ours = runs.get((backend, precision, batch, "clinitag"))
+                theirs = runs.get((backend, precision, batch, "transformers.js"))
+                for f in (ours, theirs):
+                    if not f:
+                        continue
+                    ratio = f"**{ours['wordsPerSecond'] / theirs['wordsPerSecond']:.2f}**" if f is ours and theirs else ""
+                    print(f"| {backend} | {precision} | {batch} | {f['runtime']} ({f['found']}) | {f['documents']} "
+                          f"| {f['wordsPerSecond']:.1f} ({f['spread']}, {f['runs']} runs) | {f['p50']:.0f} | {f['p95']:.0f} "
+                          f"| {f['loadMs']:.0f} | {f['rendererPeakMB']} | {ratio} |")
     for f in figures:
         if f["measure"] == "throughput" and "error" in f:
-            print(f"\n{f['runtime']} {f.get('backend') or f.get('device')} batch {f['batch']}: failed: {f['error']}")
+            print(f"\n{f['runtime']} {f.get('backend') or f.get('device')} {f.get('precision', '')} batch {f['batch']}: "
+                  f"failed: {f['error']}")
     print()
     for f in figures:
         if f["measure"] == "profile":

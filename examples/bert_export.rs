@@ -5,13 +5,16 @@
 //!         ../shared/data/pharmaconer/dev/subtrack1 [LIMIT]
 //!
 //! OUT_DIR gets the model in HuggingFace's layout (for PyTorch, and for bench/export_onnx.py,
-//! which makes the ONNX file Transformers.js runs) and `inputs.json`: for each of the first
+//! which makes the ONNX files Transformers.js runs), the same weights as a clinitag file in
+//! f32 (`clinitag-f32.clinitag`: an 8-bit model's dequantized weights, so that clinitag too
+//! can run them in f32, with f32 products) and `inputs.json`: for each of the first
 //! LIMIT documents (sorted by name), its text, its word count, and the exact piece-id windows
 //! clinitag's encoder reads, grouped into forward passes at batch 1 and 32; plus `check`, the
 //! tag scores clinitag computes for the first document's sentences, which the other runtimes
 //! must reproduce from the same weights.
 
 use burn::tensor::Device;
+use clinitag::formats::corpus::files_with_extension;
 use clinitag::models::{sentence_words, BertTagger};
 use clinitag::text::Segmentation;
 use serde_json::json;
@@ -30,12 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // scores, not with the 8-bit products an 8-bit model uses on the CPU.
     tagger.set_integer_products(false);
     tagger.export_huggingface(out)?;
+    std::fs::write(out.join("clinitag-f32.clinitag"), tagger.to_bytes_full()?)?;
 
-    let mut files: Vec<_> = std::fs::read_dir(input)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
-    files.sort();
+    let mut files = files_with_extension(Path::new(input), "txt")?;
     files.truncate(limit);
     let mut documents = Vec::new();
     let mut check = Vec::new();

@@ -12,6 +12,7 @@
 //! BENCHMARKS.md.
 
 use burn::tensor::Device;
+use clinitag::formats::corpus::files_with_extension;
 use clinitag::models::{BertTagger, Tagger};
 use clinitag::text::Segmentation;
 use std::time::Instant;
@@ -37,12 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::path::Path::new(input);
     let mut texts = Vec::new();
     if path.is_dir() {
-        let mut files: Vec<_> = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
-        files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
-        files.sort();
-        for file in files.into_iter().take(limit) {
+        for file in files_with_extension(path, "txt")?.into_iter().take(limit) {
             texts.push(std::fs::read_to_string(file)?);
         }
     } else {

@@ -9,8 +9,10 @@
 //! compute on its first 1,000 sentences (files sorted by name; `models::quantize`); without
 //! one, every weight to its nearest level.
 
+use clinitag::formats::corpus::files_with_extension;
 use clinitag::models::{sentence_words, Model, Precision};
 use clinitag::text::Segmentation;
+use std::path::Path;
 
 /// Sentences of calibration text: enough for the second moments of 1,536 inputs.
 const CALIBRATION_SENTENCES: usize = 1000;
@@ -54,11 +56,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The .txt files of `folder`, sorted by name.
-fn texts(folder: &str) -> std::io::Result<Vec<String>> {
-    let mut files: Vec<_> = std::fs::read_dir(folder)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
-    files.sort();
-    files.iter().map(std::fs::read_to_string).collect()
+fn texts(folder: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let files = files_with_extension(Path::new(folder), "txt")?;
+    Ok(files
+        .iter()
+        .map(std::fs::read_to_string)
+        .collect::<Result<_, _>>()?)
 }

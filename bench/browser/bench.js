@@ -3,6 +3,11 @@
 // export (bench/export_onnx.py) in Transformers.js. run.mjs calls these in a fresh browser
 // each time and collects what they return.
 //
+// Each runs the weights at two precisions: `f32` (clinitag: the export's f32 file, with f32
+// products; Transformers.js: onnx/model.onnx) and `int8` (clinitag: the shipped 8-bit file,
+// with 8-bit products; Transformers.js: its own 8-bit file, `dtype: "q8"`, which
+// bench/export_onnx.py writes as Transformers.js's converter does).
+//
 // Both read exactly the same piece-id windows, grouped into the same forward passes:
 // clinitag makes them itself from the text (segmentation, WordPiece, windows, then the CRF's
 // Viterbi and offsets after the encoder); Transformers.js gets them from inputs.json, after
@@ -47,25 +52,28 @@ async function timed(documents, tagOne) {
   return { ...summary(latencies, documents), found };
 }
 
-async function clinitag({ backend, batch, documents: count }) {
+const CLINITAG_FILES = { f32: "/models/bert-es/clinitag-f32.clinitag", int8: "/site/models/bert-es.clinitag" };
+const TRANSFORMERS_DTYPES = { f32: "fp32", int8: "q8" };
+
+async function clinitag({ backend, batch, precision = "int8", documents: count }) {
   // The module the package's worker would load: the one with WebGPU only for a GPU.
   const { default: initClinitag, Tagger } = backend === "cpu" ? cpuModule : webgpuModule;
   await initClinitag();
   const started = performance.now();
-  const bytes = new Uint8Array(await (await fetch("/site/models/bert-es.clinitag")).arrayBuffer());
+  const bytes = new Uint8Array(await (await fetch(CLINITAG_FILES[precision])).arrayBuffer());
   const tagger = await Tagger.load(bytes, null, { backend, batchWindows: Number(batch) });
   const loadMs = performance.now() - started;
   await tagger.tag(tagger.backend === "cpu" ? inputs.documents[0].text : SHORT);
   // run.mjs --profile defines this: V8's profiler runs from here to the end.
   if (window.startProfiler) await window.startProfiler();
   const result = await timed(inputs.documents.slice(0, count), async (d) => (await tagger.tag(d.text)).length);
-  return { runtime: "clinitag", backend: tagger.backend, batch, loadMs, ...result, found: `${result.found} entities` };
+  return { runtime: "clinitag", backend: tagger.backend, batch, precision, loadMs, ...result, found: `${result.found} entities` };
 }
 
-async function transformers({ device, batch, documents: count }) {
+async function transformers({ device, batch, precision = "int8", documents: count }) {
   const started = performance.now();
   const tokenizer = await AutoTokenizer.from_pretrained("bert-es");
-  const model = await AutoModelForTokenClassification.from_pretrained("bert-es", { device, dtype: "fp32" });
+  const model = await AutoModelForTokenClassification.from_pretrained("bert-es", { device, dtype: TRANSFORMERS_DTYPES[precision] });
   const loadMs = performance.now() - started;
   const forward = async (windows) => {
     const length = Math.max(...windows.map((w) => w.ids.length));
@@ -100,7 +108,7 @@ async function transformers({ device, batch, documents: count }) {
     for (const windows of d.passes[batch]) tagged += await forward(windows);
     return tagged;
   });
-  return { runtime: "transformers.js", backend: device, batch, loadMs, ...result, found: `${result.found} words not O` };
+  return { runtime: "transformers.js", backend: device, batch, precision, loadMs, ...result, found: `${result.found} words not O` };
 }
 
 window.bench = { clinitag, transformers };

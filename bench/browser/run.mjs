@@ -2,11 +2,12 @@
 // after building everything it serves):
 //
 //   node bench/browser/run.mjs [--documents 20] [--gpu-documents 2] [--skip-page-load] [--profile]
-//                              [--long-text 1] [--batch 250] [--case-speed 20]
+//                              [--long-text 1] [--batch 250] [--case-speed 20] [--precision f32,int8]
 //
 // 1. Throughput: the Spanish BERT over the first PharmaCoNER dev documents, clinitag (wasm
 //    CPU and WebGPU) against Transformers.js (onnxruntime-web's WASM and WebGPU backends) on
-//    the same weights, windows and batches (bench.js), at batch 1 and 32; each run in a fresh
+//    the same weights, windows and batches (bench.js), at batch 1 and 32, in f32 and at 8 bits
+//    (on WebGPU in f32 only: both compute there in f32); each run in a fresh
 //    browser, with the tab's peak resident memory.
 // 2. Page load of the demo (target/site): time from navigation to the first tagged case, cold
 //    (empty caches) and cached (a reload), bytes the server sent, peak memory; in a browser
@@ -45,6 +46,8 @@ const { values: options } = parseArgs({
     "long-text": { type: "string", default: "0" },
     batch: { type: "string", default: "0" },
     "case-speed": { type: "string", default: "0" },
+    // The CPU throughput runs' precisions (bench.js): f32, int8 or both.
+    precision: { type: "string", default: "f32,int8" },
   },
 });
 
@@ -401,17 +404,20 @@ const documents = Number(options.documents);
 const gpuDocuments = Number(options["gpu-documents"]);
 if (!options["skip-throughput"]) {
   for (let round = 0; round < (options["skip-cpu"] ? 0 : Number(options.repeat)); round++) {
-    for (const batch of ["1", "32"]) {
-      await throughput("clinitag", { backend: "cpu", batch, documents }, false);
-      if (!options["skip-transformers"]) await throughput("transformers", { device: "wasm", batch, documents }, false);
+    for (const precision of options.precision.split(",")) {
+      for (const batch of ["1", "32"]) {
+        await throughput("clinitag", { backend: "cpu", batch, precision, documents }, false);
+        if (!options["skip-transformers"]) await throughput("transformers", { device: "wasm", batch, precision, documents }, false);
+      }
     }
   }
   for (const batch of options["skip-webgpu"] ? [] : ["1", "32"]) {
-    await throughput("clinitag", { backend: "webgpu", batch, documents: gpuDocuments }, true);
-    if (!options["skip-transformers"]) await throughput("transformers", { device: "webgpu", batch, documents: gpuDocuments }, true);
+    const settings = { batch, precision: "f32", documents: gpuDocuments };
+    await throughput("clinitag", { backend: "webgpu", ...settings }, true);
+    if (!options["skip-transformers"]) await throughput("transformers", { device: "webgpu", ...settings }, true);
   }
 }
-if (options.profile) await profile({ backend: "cpu", batch: "1", documents });
+if (options.profile) await profile({ backend: "cpu", batch: "1", precision: "int8", documents });
 if (!options["skip-page-load"]) {
   await pageLoad(false);
   await pageLoad(true);

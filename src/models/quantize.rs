@@ -30,9 +30,15 @@ pub(crate) struct Calibration {
 }
 
 impl Calibration {
-    /// Adds the inputs `x` (`[batch, rows, inputs]`) of the map whose weight is at `path`, the
-    /// rows where `real` (`[batch, rows, 1]`) is 0 left out (padding).
-    pub fn add(&mut self, path: String, x: &Tensor<3>, real: &Tensor<3>) {
+    /// Adds the inputs `x` (`[batch, rows, inputs]`) of the maps whose weights are at
+    /// `paths` (query, key and value read the same input), the rows where `real`
+    /// (`[batch, rows, 1]`) is 0 left out (padding).
+    pub fn add(
+        &mut self,
+        paths: impl IntoIterator<Item = String>,
+        x: &Tensor<3>,
+        real: &Tensor<3>,
+    ) {
         let [batch, rows, inputs] = x.dims();
         let x = (x.clone() * real.clone()).reshape([batch * rows, inputs]);
         let moments = x.clone().transpose().matmul(x);
@@ -40,12 +46,14 @@ impl Calibration {
             .into_data()
             .try_into_vec::<f32>()
             .expect("f32 moments");
-        let (_, sum) = self
-            .moments
-            .entry(path)
-            .or_insert_with(|| (inputs, vec![0.0; inputs * inputs]));
-        for (s, v) in sum.iter_mut().zip(values) {
-            *s += f64::from(v);
+        for path in paths {
+            let (_, sum) = self
+                .moments
+                .entry(path)
+                .or_insert_with(|| (inputs, vec![0.0; inputs * inputs]));
+            for (s, v) in sum.iter_mut().zip(&values) {
+                *s += f64::from(*v);
+            }
         }
     }
 }
@@ -386,7 +394,7 @@ mod tests {
         let tensor = Tensor::<3>::from_data(TensorData::new(x.clone(), [1, rows, inputs]), &device);
         let mut calibration = Calibration::default();
         let real = Tensor::<3>::ones([1, rows, 1], &device);
-        calibration.add("map".into(), &tensor, &real);
+        calibration.add(["map".to_string()], &tensor, &real);
         let (_, moments) = &calibration.moments["map"];
         let output_error = |levels: &[i8], scales: &[f32]| -> f64 {
             let rounded: Vec<f32> = levels

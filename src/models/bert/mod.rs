@@ -357,8 +357,11 @@ impl BertTagger {
             self.network.encoder.see_linear_inputs(
                 batch.ids,
                 batch.attention_bias,
-                &mut |layer, name, x| {
-                    calibration.add(format!("encoder.layers.{layer}.{name}.weight"), x, &real)
+                &mut |layer, names, x| {
+                    let paths = names
+                        .iter()
+                        .map(|name| format!("encoder.layers.{layer}.{name}.weight"));
+                    calibration.add(paths, x, &real)
                 },
             );
         }

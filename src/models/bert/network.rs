@@ -235,7 +235,7 @@ impl Encoder {
         &self,
         ids: Tensor<2, Int>,
         attention_bias: Tensor<4>,
-        see: &mut dyn FnMut(usize, &'static str, &Tensor<3>),
+        see: &mut dyn FnMut(usize, &[&'static str], &Tensor<3>),
     ) {
         let mut hidden = self.embed(ids);
         for (i, layer) in self.layers.iter().enumerate() {
@@ -247,7 +247,7 @@ impl Encoder {
                 hidden.clone(),
                 hidden,
                 attention_bias.clone(),
-                &mut |name, x| see(i, name, x),
+                &mut |names, x| see(i, names, x),
             );
         }
     }
@@ -300,7 +300,7 @@ impl Layer {
         queries: Tensor<3>,
         context: Tensor<3>,
         attention_bias: Tensor<4>,
-        see: &mut dyn FnMut(&'static str, &Tensor<3>),
+        see: &mut dyn FnMut(&[&'static str], &Tensor<3>),
     ) -> Tensor<3> {
         let int8 = self
             .int8
@@ -312,7 +312,7 @@ impl Layer {
         let hidden = self
             .attention_norm
             .forward(self.dropout.forward(attended) + queries);
-        see("intermediate", &hidden);
+        see(&["intermediate"], &hidden);
         let output = match int8 {
             // The feed-forward block stays on the host between its two products.
             Some(int8) => host_map(hidden.clone(), int8.output.outputs(), |values| {
@@ -322,7 +322,7 @@ impl Layer {
             }),
             None => {
                 let expanded = gelu(self.intermediate.forward(hidden.clone()));
-                see("output", &expanded);
+                see(&["output"], &expanded);
                 self.output.forward(expanded)
             }
         };
@@ -338,11 +338,10 @@ impl SelfAttention {
         context: Tensor<3>,
         attention_bias: Tensor<4>,
         int8: Option<&Int8Layer>,
-        see: &mut dyn FnMut(&'static str, &Tensor<3>),
+        see: &mut dyn FnMut(&[&'static str], &Tensor<3>),
     ) -> Tensor<3> {
-        see("attention.query", &queries);
-        see("attention.key", &context);
-        see("attention.value", &context);
+        see(&["attention.query"], &queries);
+        see(&["attention.key", "attention.value"], &context);
         let [batch, rows, hidden] = queries.dims();
         let pieces = context.dims()[1];
         let head_dim = hidden / self.heads;
@@ -365,7 +364,7 @@ impl SelfAttention {
             .matmul(value)
             .swap_dims(1, 2)
             .reshape([batch, rows, hidden]);
-        see("attention.output", &context);
+        see(&["attention.output"], &context);
         project(&self.output, int8.map(|l| &l.attention_output), context)
     }
 }
