@@ -2,8 +2,9 @@
 # clinitag build entry point.
 #   ./build.sh            build the command-line tool (target/release/clinitag)
 #   ./build.sh serve      build the browser demo and serve it on http://localhost:8080 (PORT=…)
-#   ./build.sh web        build the browser demo only: pkg/ and pkg/webgpu/ (the wasm modules
-#                         without and with WebGPU) and target/site/
+#   ./build.sh web        build the browser demo only: pkg/, pkg/relaxed/ and pkg/webgpu/ (the
+#                         wasm modules for the CPU, the CPU with relaxed SIMD, and WebGPU) and
+#                         target/site/
 #   ./build.sh package    the npm package (js/ around pkg/), as target/package/clinitag-*.tgz
 #   ./build.sh test       everything CI checks: shellcheck, formatting, clippy, cargo deny
 #                         (licences, bans, sources), native tests, the browser tests in
@@ -150,38 +151,40 @@ PY
 # pkg/: the wasm module and its JavaScript bindings, then target/site/: the page, pkg/, the
 # models and index, and manifest.json (the module's, each model's and each index's size and
 # hash: the cache keys of worker.js and sw.js).
-# Two modules from one crate: pkg/ without WebGPU (what the page and Node.js load first:
-# 1.7 MB gzip against 4.9) and pkg/webgpu/ with it (fetched only where a GPU is to be used).
+# Three modules from one crate: pkg/ without WebGPU (what Node.js and browsers without relaxed
+# SIMD load first: 1.7 MB gzip against 4.9), pkg/relaxed/ the same with relaxed SIMD's 8-bit
+# dot products (what Chromium loads; only the crate itself is compiled again for it), and
+# pkg/webgpu/ with WebGPU (fetched only where a GPU is to be used).
 web() {
     rm -rf pkg
     local wasm=target/wasm32-unknown-unknown/release/clinitag.wasm
     cargo build --release --lib --target wasm32-unknown-unknown
     wasm-bindgen --target web --out-dir pkg "$wasm"
+    cargo build --release --lib --target wasm32-unknown-unknown --features relaxed-simd
+    wasm-bindgen --target web --out-dir pkg/relaxed "$wasm"
     cargo build --release --lib --target wasm32-unknown-unknown --features webgpu
     wasm-bindgen --target web --out-dir pkg/webgpu "$wasm"
-    # wasm-opt is optional: without it the module works, only larger. Debian's (binaryen 108)
-    # breaks wasm-bindgen's externref table (the page fails with "WebAssembly.Table.set():
-    # Argument 1 is invalid for table"), so only 116 or newer runs. Newer releases are untested.
-    local binaryen=""
-    if command -v wasm-opt >/dev/null; then
-        binaryen=$(wasm-opt --version | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p') || binaryen=""
-    fi
-    if [[ -n "$binaryen" ]] && ((binaryen >= 116)); then
-        for module in pkg/clinitag_bg.wasm pkg/webgpu/clinitag_bg.wasm; do
+    # wasm-opt only when asked for (WASM_OPT=1): binaryen 116's -O3 makes the modules 10-25 %
+    # smaller raw but 1-5 % larger gzipped, and tags no faster (BENCHMARKS.md, "wasm-opt");
+    # Debian's binaryen 108 breaks wasm-bindgen's externref table.
+    if [[ ${WASM_OPT:-0} == 1 ]]; then
+        local binaryen
+        binaryen=$(wasm-opt --version | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p')
+        ((binaryen >= 116)) || die "wasm-opt ${binaryen:-?}: binaryen 116 or newer needed"
+        for module in pkg/clinitag_bg.wasm pkg/relaxed/clinitag_bg.wasm pkg/webgpu/clinitag_bg.wasm; do
             wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
                 --enable-mutable-globals --enable-simd --enable-reference-types --enable-multivalue \
-                "$module" -o "$module"
+                --enable-relaxed-simd "$module" -o "$module"
         done
-    else
-        echo "wasm-opt ${binaryen:-not installed}: not run (optional; Debian's 108 breaks the module, see BENCHMARKS.md)"
     fi
     rm -rf "$SITE"
-    mkdir -p "$SITE/pkg/webgpu" "$SITE/models" "$SITE/vendor"
+    mkdir -p "$SITE/pkg/webgpu" "$SITE/pkg/relaxed" "$SITE/models" "$SITE/vendor"
     cp www/*.html www/*.js www/*.css "$SITE/"
     # fflate (MIT, pinned in www/vendor/package-lock.json) writes the batch export's ZIP.
     cp www/vendor/node_modules/fflate/esm/browser.js "$SITE/vendor/fflate.js"
     # The page tags through the npm package's own API (js/index.js and its worker).
-    cp pkg/clinitag.js pkg/clinitag_bg.wasm js/index.js js/worker.js "$SITE/pkg/"
+    cp pkg/clinitag.js pkg/clinitag_bg.wasm js/index.js js/worker.js js/relaxed-simd.js "$SITE/pkg/"
+    cp pkg/relaxed/clinitag.js pkg/relaxed/clinitag_bg.wasm "$SITE/pkg/relaxed/"
     cp pkg/webgpu/clinitag.js pkg/webgpu/clinitag_bg.wasm "$SITE/pkg/webgpu/"
     cp models/*.clinitag models/*.idx models/dictionary-*.json "$SITE/models/"
     # The licences of every crate inside the module, and the data's attributions (About).
@@ -192,7 +195,8 @@ web() {
     } >"$SITE/third-party.txt"
     manifest >"$SITE/manifest.json"
     echo "file                               bytes      gzip"
-    for f in "$SITE"/pkg/clinitag_bg.wasm "$SITE"/pkg/clinitag.js "$SITE"/pkg/webgpu/clinitag_bg.wasm "$SITE"/models/*; do
+    for f in "$SITE"/pkg/clinitag_bg.wasm "$SITE"/pkg/clinitag.js "$SITE"/pkg/relaxed/clinitag_bg.wasm \
+        "$SITE"/pkg/webgpu/clinitag_bg.wasm "$SITE"/models/*; do
         printf '%-30s %10d %10d\n' "${f#"$SITE"/}" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
     done
     echo "built $SITE; serve it with: ./build.sh serve"
@@ -208,9 +212,10 @@ package() {
     [[ -f pkg/clinitag_bg.wasm ]] || die "no pkg/: run ./build.sh web first"
     rm -rf "$PACKAGE"
     mkdir -p "$dir"
-    cp js/index.js js/index.d.ts js/node.js js/worker.js js/README.md "$dir/"
-    mkdir -p "$dir/webgpu"
+    cp js/index.js js/index.d.ts js/node.js js/worker.js js/relaxed-simd.js js/README.md "$dir/"
+    mkdir -p "$dir/webgpu" "$dir/relaxed"
     cp pkg/clinitag.js pkg/clinitag.d.ts pkg/clinitag_bg.wasm pkg/clinitag_bg.wasm.d.ts "$dir/"
+    cp pkg/relaxed/clinitag.js pkg/relaxed/clinitag_bg.wasm "$dir/relaxed/"
     cp pkg/webgpu/clinitag.js pkg/webgpu/clinitag.d.ts pkg/webgpu/clinitag_bg.wasm "$dir/webgpu/"
     python3 scripts/third_party_notice.py >"$dir/THIRD-PARTY.txt"
     sed "s/\"version\": \"[^\"]*\"/\"version\": \"$version\"/" js/package.json >"$dir/package.json"
@@ -219,9 +224,11 @@ package() {
 }
 
 manifest() {
-    local first=1 cpu=pkg/clinitag_bg.wasm webgpu=pkg/webgpu/clinitag_bg.wasm
+    local first=1 cpu=pkg/clinitag_bg.wasm relaxed=pkg/relaxed/clinitag_bg.wasm webgpu=pkg/webgpu/clinitag_bg.wasm
     printf '{\n  "modules": [\n    {"backend": "cpu", "file": "%s", "bytes": %d, "sha256": "%s"},\n' \
         "$cpu" "$(stat -c %s "$SITE/$cpu")" "$(sha256sum "$SITE/$cpu" | cut -c1-64)"
+    printf '    {"backend": "cpu", "simd": "relaxed", "file": "%s", "bytes": %d, "sha256": "%s"},\n' \
+        "$relaxed" "$(stat -c %s "$SITE/$relaxed")" "$(sha256sum "$SITE/$relaxed" | cut -c1-64)"
     printf '    {"backend": "webgpu", "file": "%s", "bytes": %d, "sha256": "%s"}\n  ],\n' \
         "$webgpu" "$(stat -c %s "$SITE/$webgpu")" "$(sha256sum "$SITE/$webgpu" | cut -c1-64)"
     printf '  "models": ['
@@ -304,6 +311,7 @@ test)
     step rustfmt cargo fmt --all -- --check
     step "clippy (native)" cargo clippy --all-targets -- -D warnings
     step "clippy (wasm32)" cargo clippy --lib --tests --target wasm32-unknown-unknown --features webgpu -- -D warnings
+    step "clippy (wasm32, relaxed SIMD)" cargo clippy --lib --target wasm32-unknown-unknown --features relaxed-simd -- -D warnings
     step "cargo deny" cargo deny --locked check licenses bans sources
     step "native tests" cargo test --profile ci --lib --bins --tests
     step "wasm build" web

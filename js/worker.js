@@ -15,17 +15,21 @@
 //   {id, type: "done", result}
 //   {id, type: "error", message, crashed}   crashed: the wasm instance trapped and is unusable
 
-import init, { IndexImport, Tagger, hasHardwareAdapter, indexSummary } from "./clinitag.js";
+import { relaxedSimd } from "./relaxed-simd.js";
 
-// Two builds of the module: this one computes on the CPU only (1.7 MB gzip), the one in
-// webgpu/ can also use WebGPU (4.9 MB gzip). The second is fetched only when a tagger is to
-// compute on a GPU: `backend: "webgpu"`, or "auto" where the browser has a hardware adapter.
-const ready = init();
+// Three builds of the module: the CPU's (1.7 MB gzip), the same for engines with relaxed SIMD
+// (relaxed/: faster 8-bit products, the one Chromium loads), and one that can also use WebGPU
+// (webgpu/, 4.9 MB gzip), fetched only when a tagger is to compute on a GPU: `backend:
+// "webgpu"`, or "auto" where the browser has a hardware adapter.
+const cpu = import(relaxedSimd ? "./relaxed/clinitag.js" : "./clinitag.js").then(async (module) => {
+  await module.default();
+  return module;
+});
 let withWebgpu = null;
 
 // The `Tagger` class of the module that computes as `backend` says.
 async function taggerFor(backend = "auto") {
-  await ready;
+  const { Tagger, hasHardwareAdapter } = await cpu;
   if (backend === "cpu" || (backend === "auto" && !(await hasHardwareAdapter()))) return Tagger;
   withWebgpu ??= import("./webgpu/clinitag.js").then(async (module) => {
     await module.default();
@@ -92,7 +96,7 @@ async function load({ id, model, index, options }) {
   };
   const files = await Promise.all(sources.map((source, i) => bytesOf(source, report(i))));
   const modelFiles = files.slice(0, models.length);
-  await ready;
+  await cpu;
   return start({
     modelBytes: Array.isArray(model) ? modelFiles : modelFiles[0],
     indexBytes: index ? files[models.length] : undefined,
@@ -115,7 +119,7 @@ async function start(from) {
     language: tagger.language,
     architecture: tagger.architecture,
     labels: tagger.labels,
-    index: from.indexBytes ? indexSummary(from.indexBytes) : null,
+    index: from.indexBytes ? (await cpu).indexSummary(from.indexBytes) : null,
   };
 }
 
@@ -123,13 +127,13 @@ async function useIndex({ index }) {
   if (!loaded) throw new Error("no model is loaded");
   const indexBytes = index ? new Uint8Array(index) : undefined;
   // Checked before the tagger in use is let go: a damaged index leaves it as it was.
-  if (indexBytes) indexSummary(indexBytes);
+  if (indexBytes) (await cpu).indexSummary(indexBytes);
   return start({ ...loaded, indexBytes });
 }
 
 // An index from terminology files (RF2, FHIR) on top of `base`; its bytes, transferred.
 async function buildIndex({ id, base, files, options }) {
-  await ready;
+  const { IndexImport } = await cpu;
   const importer = new IndexImport(base ? new Uint8Array(base) : undefined, options);
   try {
     for (const [done, file] of files.entries()) {

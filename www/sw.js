@@ -2,13 +2,15 @@
 // so that a second visit works offline. Models and the index are cached by app.js under
 // their hashes. Only this origin's files are ever requested.
 
-const SHELL = "clinitag-shell-v5";
-// The module without WebGPU, which every visit loads, is cached at install; the one with
-// WebGPU when it is first fetched (only where a GPU is used).
-const CPU_MODULE = "pkg/clinitag_bg.wasm";
-const MODULES = [CPU_MODULE, "pkg/webgpu/clinitag_bg.wasm"];
+const SHELL = "clinitag-shell-v6";
+// The CPU's module, which every visit loads (one of two: pkg/relaxed/ where the browser has
+// relaxed SIMD, see pkg/relaxed-simd.js), is cached at install; the one with WebGPU when it is
+// first fetched (only where a GPU is used).
+const CPU_MODULES = ["pkg/clinitag_bg.wasm", "pkg/relaxed/clinitag_bg.wasm"];
+const MODULES = [...CPU_MODULES, "pkg/webgpu/clinitag_bg.wasm"];
 const FILES = ["./", "index.html", "style.css", "app.js", "batch.js", "formats.js", "vendor/fflate.js", "manifest.json",
-  "pkg/index.js", "pkg/worker.js", "pkg/clinitag.js", "pkg/webgpu/clinitag.js", "third-party.txt"];
+  "pkg/index.js", "pkg/worker.js", "pkg/relaxed-simd.js", "pkg/clinitag.js", "pkg/relaxed/clinitag.js",
+  "pkg/webgpu/clinitag.js", "third-party.txt"];
 
 // A wasm module's entry in manifest.json and its cache key: its path with the hash, so that a
 // cached copy is used exactly as long as it is the module the server would send.
@@ -48,7 +50,11 @@ self.addEventListener("install", (event) => {
     (async () => {
       const cache = await caches.open(SHELL);
       await cache.addAll(FILES);
-      await cacheModule(cache, CPU_MODULE, await moduleEntry(CPU_MODULE));
+      // The CPU module the page has loaded, whichever it is: the one in the HTTP cache.
+      for (const path of CPU_MODULES) {
+        const copy = await fetch(path, { cache: "only-if-cached", mode: "same-origin" }).catch(() => null);
+        if (copy?.ok) await cacheModule(cache, path, await moduleEntry(path));
+      }
       await self.skipWaiting();
     })(),
   );

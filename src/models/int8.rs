@@ -6,8 +6,13 @@
 //! output; each input row is quantized just before the product with a scale of its own; and the
 //! products are summed in 32-bit integers. In the browser that is simd128's `i32x4.dot_i16x8_s`:
 //! eight multiply-adds in one instruction, where f32 needs two instructions for four (wasm has
-//! no fused multiply-add). The values are held widened to 16 bits, the width that instruction
-//! reads; they stay within -127..=127, so every product and every sum of two fits.
+//! no fused multiply-add); the values are held widened to 16 bits, the width it reads. The
+//! module built with the `relaxed-simd` feature (for browsers that have relaxed SIMD) uses
+//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` instead: sixteen multiply-adds, on values held in 8
+//! bits. That instruction reads its second operand in 7 bits, so weights take the levels
+//! -63..=63 in every build (each build computes the same integers, so the page, Node.js and the
+//! command line find the same entities) and inputs -127..=127: every product and every sum of
+//! two fits in 16 bits.
 //!
 //! Rounding the activations to 8 bits costs some precision: the tests bound the difference to
 //! the f32 product, and models/README.md gives the dev scores computed this way.
@@ -15,9 +20,26 @@
 use std::fmt;
 use std::ops::Range;
 
-/// Values per step of the widest kernel (AVX2's 16 i16s); rows are padded with zeros to a
-/// multiple of it.
+/// Values per step of the widest kernel (AVX2's 16 i16s, relaxed SIMD's 16 i8s); rows are
+/// padded with zeros to a multiple of it.
 const LANES: usize = 16;
+/// The largest weight level: 7 bits, what relaxed SIMD's dot product reads (see above).
+const WEIGHT_LEVELS: f32 = 63.0;
+/// The largest input level.
+const INPUT_LEVELS: f32 = 127.0;
+
+/// How the kernels hold a value: in 8 bits for relaxed SIMD's dot product, which also needs
+/// its 7-bit operand non-negative, so there each weight is stored plus [`WEIGHT_OFFSET`] and
+/// the sums are corrected by `WEIGHT_OFFSET` × the sum of the row's inputs; elsewhere widened
+/// to 16 bits, as `i32x4.dot_i16x8_s` and AVX2's `vpmaddwd` read them.
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+type Lane = i8;
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+const WEIGHT_OFFSET: i32 = 64;
+#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+type Lane = i16;
+#[cfg(not(all(target_arch = "wasm32", feature = "relaxed-simd")))]
+const WEIGHT_OFFSET: i32 = 0;
 /// Rows and outputs computed together: each loaded input row meets `OUTPUTS` weight rows and
 /// each loaded weight row `ROWS` input rows. 12 accumulators and 4 weight rows fit x64's 16
 /// SIMD registers; in Node.js 3 × 4 ran at 16–20 G multiply-adds/s on the encoder's sizes,
@@ -34,8 +56,9 @@ pub(crate) struct Int8Linear {
     inputs: usize,
     /// `inputs` rounded up to a multiple of [`LANES`].
     stride: usize,
-    /// One row of `stride` values per output (`W` transposed), zero past `inputs`.
-    weights: Vec<i16>,
+    /// One row of `stride` levels (plus [`WEIGHT_OFFSET`]) per output (`W` transposed), zero
+    /// past `inputs`.
+    weights: Vec<Lane>,
     scales: Vec<f32>,
     bias: Vec<f32>,
 }
@@ -53,7 +76,7 @@ impl Int8Linear {
         assert!(inputs > 0 && weight.len().is_multiple_of(inputs));
         let outputs = weight.len() / inputs;
         let stride = inputs.next_multiple_of(LANES);
-        let mut weights = vec![0i16; outputs * stride];
+        let mut weights = vec![0 as Lane; outputs * stride];
         // Transposed column by column in bands of input rows, so that the rows read stay in
         // the cache.
         let mut largest = vec![0f32; outputs];
@@ -64,7 +87,7 @@ impl Int8Linear {
         }
         let scales: Vec<f32> = largest
             .into_iter()
-            .map(|m| scale_of([m].into_iter()))
+            .map(|m| scale_of([m].into_iter(), WEIGHT_LEVELS))
             .collect();
         const BAND: usize = 32;
         for band in (0..inputs).step_by(BAND) {
@@ -73,7 +96,7 @@ impl Int8Linear {
             {
                 let column = band_rows.iter().skip(output).step_by(outputs);
                 for (q, &w) in row[band..].iter_mut().zip(column) {
-                    *q = nearest(w / scale);
+                    *q = lane(nearest(w / scale).clamp(-63, 63), WEIGHT_OFFSET);
                 }
             }
         }
@@ -96,26 +119,35 @@ impl Int8Linear {
     pub fn forward(&self, input: &[f32]) -> Vec<f32> {
         assert!(input.len().is_multiple_of(self.inputs));
         let rows = input.len() / self.inputs;
-        let mut quantized = vec![0i16; rows * self.stride];
+        let mut quantized = vec![0 as Lane; rows * self.stride];
         let mut row_scales = vec![1f32; rows];
-        for ((x, q), scale) in input
+        // What the weights' offset adds to each row's sums.
+        let mut row_offsets = vec![0i32; rows];
+        for (((x, q), scale), offset) in input
             .chunks_exact(self.inputs)
             .zip(quantized.chunks_exact_mut(self.stride))
             .zip(&mut row_scales)
+            .zip(&mut row_offsets)
         {
-            *scale = scale_of(x.iter().copied());
+            *scale = scale_of(x.iter().copied(), INPUT_LEVELS);
             let inverse = 1.0 / *scale;
+            let mut sum = 0i32;
             for (q, &x) in q.iter_mut().zip(x) {
-                *q = nearest(x * inverse);
+                let level = nearest(x * inverse);
+                sum += i32::from(level);
+                *q = lane(level, 0);
             }
+            *offset = WEIGHT_OFFSET * sum;
         }
         let outputs = self.outputs();
         let mut output = vec![0f32; rows * outputs];
         for_each_tile(&mut output, TILE * outputs, |tile, output| {
             let first = tile * TILE;
+            let last = (first + TILE).min(rows);
             self.row_tile(
-                &quantized[first * self.stride..(first + TILE).min(rows) * self.stride],
-                &row_scales[first..(first + TILE).min(rows)],
+                &quantized[first * self.stride..last * self.stride],
+                &row_scales[first..last],
+                &row_offsets[first..last],
                 output,
             );
         });
@@ -123,18 +155,25 @@ impl Int8Linear {
     }
 
     /// The outputs of up to [`TILE`] rows of quantized inputs.
-    fn row_tile(&self, quantized: &[i16], row_scales: &[f32], output: &mut [f32]) {
+    fn row_tile(
+        &self,
+        quantized: &[Lane],
+        row_scales: &[f32],
+        row_offsets: &[i32],
+        output: &mut [f32],
+    ) {
         let rows = row_scales.len();
         let outputs = self.outputs();
         let row_of = |r: usize| &quantized[r * self.stride..(r + 1) * self.stride];
         let mut store = |r: usize, o: usize, sum: i32| {
+            let sum = sum - row_offsets[r];
             output[r * outputs + o] = sum as f32 * (row_scales[r] * self.scales[o]) + self.bias[o];
         };
         for output_tile in (0..outputs).step_by(TILE) {
             let tile = output_tile..(output_tile + TILE).min(outputs);
             let mut r = 0;
             while r + ROWS <= rows {
-                let block: [&[i16]; ROWS] = std::array::from_fn(|i| row_of(r + i));
+                let block: [&[Lane]; ROWS] = std::array::from_fn(|i| row_of(r + i));
                 self.rows_against(block, tile.clone(), |i, o, sum| store(r + i, o, sum));
                 r += ROWS;
             }
@@ -148,7 +187,7 @@ impl Int8Linear {
     /// `o` in `outputs`.
     fn rows_against<const R: usize>(
         &self,
-        rows: [&[i16]; R],
+        rows: [&[Lane]; R],
         outputs: Range<usize>,
         mut store: impl FnMut(usize, usize, i32),
     ) {
@@ -192,6 +231,12 @@ fn for_each_tile(output: &mut [f32], chunk_len: usize, f: impl Fn(usize, &mut [f
         .for_each(|(i, chunk)| f(i, chunk));
 }
 
+/// `level` as a kernel holds it, plus `offset`.
+fn lane(level: i16, offset: i32) -> Lane {
+    // Within -63..=63 (+64) for weights, -127..=127 for inputs: it fits.
+    (i32::from(level) + offset) as Lane
+}
+
 /// `x` rounded to the nearest integer, ties to even, within ±127 (NaN gives 0): a value past
 /// its row's scale can only come from an infinite input, and must not overflow the sums.
 /// Adding and subtracting 1.5 × 2²³ leaves no fraction bits, so the float unit itself rounds:
@@ -202,24 +247,32 @@ fn nearest(x: f32) -> i16 {
     ((x + SHIFT) - SHIFT).clamp(-127.0, 127.0) as i16
 }
 
-/// The scale that maps the largest magnitude to 127 (1 for all zeros).
-fn scale_of(values: impl Iterator<Item = f32>) -> f32 {
+/// The scale that maps the largest magnitude to `levels` (1 for all zeros).
+fn scale_of(values: impl Iterator<Item = f32>, levels: f32) -> f32 {
     let largest = values.fold(0f32, |m, v| m.max(v.abs()));
     if largest > 0.0 && largest.is_finite() {
-        largest / 127.0
+        largest / levels
     } else {
         1.0
     }
 }
 
 /// The dot product of each of `rows` with each of `weights`, all of one length, a multiple
-/// of [`LANES`]: simd128's `i32x4.dot_i16x8_s` in the browser, AVX2's `vpmaddwd` on x86-64
+/// of [`LANES`]: relaxed SIMD's or simd128's in the browser, AVX2's `vpmaddwd` on x86-64
 /// processors that have it, otherwise portable code.
 fn dot_block<const R: usize, const C: usize>(
-    rows: [&[i16]; R],
-    weights: [&[i16]; C],
+    rows: [&[Lane]; R],
+    weights: [&[Lane]; C],
 ) -> [[i32; C]; R] {
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+    // SAFETY: the module built with `relaxed-simd` is loaded only where the browser validated
+    // relaxed SIMD (js/worker.js); elsewhere it would not even compile.
+    return unsafe { relaxed_simd::dot_block(rows, weights) };
+    #[cfg(all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        not(feature = "relaxed-simd")
+    ))]
     return simd128::dot_block(rows, weights);
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
@@ -231,8 +284,8 @@ fn dot_block<const R: usize, const C: usize>(
 }
 
 fn portable_dot_block<const R: usize, const C: usize>(
-    rows: [&[i16]; R],
-    weights: [&[i16]; C],
+    rows: [&[Lane]; R],
+    weights: [&[Lane]; C],
 ) -> [[i32; C]; R] {
     rows.map(|row| {
         weights.map(|w| {
@@ -244,7 +297,11 @@ fn portable_dot_block<const R: usize, const C: usize>(
     })
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    not(feature = "relaxed-simd")
+))]
 mod simd128 {
     use super::LANES;
     use core::arch::wasm32::{
@@ -273,6 +330,52 @@ mod simd128 {
                 let x = load(row);
                 for (sum, &w) in sums.iter_mut().zip(&w) {
                     *sum = i32x4_add(*sum, i32x4_dot_i16x8(x, w));
+                }
+            }
+        }
+        sums.map(|sums| {
+            sums.map(|s| {
+                i32x4_extract_lane::<0>(s)
+                    + i32x4_extract_lane::<1>(s)
+                    + i32x4_extract_lane::<2>(s)
+                    + i32x4_extract_lane::<3>(s)
+            })
+        })
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
+mod relaxed_simd {
+    use super::LANES;
+    use core::arch::wasm32::{
+        i32x4_extract_lane, i32x4_relaxed_dot_i8x16_i7x16_add, i32x4_splat, v128, v128_load,
+    };
+
+    /// `weights` hold levels plus 64: 7 unsigned bits, which `relaxed_dot_i8x16_i7x16_add`
+    /// multiplies exactly on every implementation (the caller takes the offset back out).
+    ///
+    /// # Safety
+    /// The browser must have relaxed SIMD.
+    #[target_feature(enable = "relaxed-simd")]
+    pub(super) unsafe fn dot_block<const R: usize, const C: usize>(
+        rows: [&[i8]; R],
+        weights: [&[i8]; C],
+    ) -> [[i32; C]; R] {
+        let length = rows[0].len();
+        assert!(rows.iter().chain(&weights).all(|v| v.len() == length));
+        assert!(length.is_multiple_of(LANES));
+        let rows = rows.map(<[i8]>::as_ptr);
+        let weights = weights.map(<[i8]>::as_ptr);
+        let mut sums = [[i32x4_splat(0); C]; R];
+        for offset in (0..length).step_by(LANES) {
+            // SAFETY: every slice holds `length` values, a multiple of LANES (asserted above),
+            // so each unaligned 16-byte load reads inside its slice.
+            let load = |base: *const i8| unsafe { v128_load(base.add(offset).cast::<v128>()) };
+            let w: [v128; C] = weights.map(load);
+            for (sums, &row) in sums.iter_mut().zip(&rows) {
+                let x = load(row);
+                for (sum, &w) in sums.iter_mut().zip(&w) {
+                    *sum = i32x4_relaxed_dot_i8x16_i7x16_add(x, w, *sum);
                 }
             }
         }
@@ -385,10 +488,10 @@ mod tests {
             assert_eq!(got.len(), rows * outputs);
             let largest = |v: &mut dyn Iterator<Item = f32>| v.fold(0f32, |m, v| m.max(v.abs()));
             for (r, x) in x.chunks_exact(inputs).enumerate() {
-                let step_x = largest(&mut x.iter().copied()) / 127.0;
+                let step_x = largest(&mut x.iter().copied()) / INPUT_LEVELS;
                 for o in 0..outputs {
                     let column = || w.iter().skip(o).step_by(outputs);
-                    let step_w = largest(&mut column().copied()) / 127.0;
+                    let step_w = largest(&mut column().copied()) / WEIGHT_LEVELS;
                     // Each value is off by at most half its step: x w's error is at most
                     // Σ |x| Δw/2 + |w| Δx/2 + ΔxΔw/4 (and a little f32 rounding).
                     let bound: f32 = x
@@ -419,28 +522,38 @@ mod tests {
 
     #[test]
     fn the_simd_kernel_sums_as_the_portable_one() {
-        // Extreme values too: the largest products and sums the kernel can meet.
+        // Extreme values too: the largest products and sums the kernel can meet, inputs at
+        // ±127 and weights at ±63 (stored as the kernel holds them).
         let length = 3 * LANES;
-        let row = |seed: u32| -> Vec<i16> {
+        let levels = |seed: u32, largest: i16| -> Vec<i16> {
             values(length, seed)
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
                     if i % 5 == 0 {
-                        127 * v.signum() as i16
+                        largest * v.signum() as i16
                     } else {
-                        (v * 127.0 / 6.0) as i16
+                        (v * f32::from(largest) / 6.0) as i16
                     }
                 })
                 .collect()
         };
-        let rows: Vec<Vec<i16>> = (0..ROWS as u32).map(row).collect();
-        let weights: Vec<Vec<i16>> = (10..10 + OUTPUTS as u32).map(row).collect();
-        let rows: [&[i16]; ROWS] = std::array::from_fn(|i| rows[i].as_slice());
-        let weights: [&[i16]; OUTPUTS] = std::array::from_fn(|j| weights[j].as_slice());
+        let rows: Vec<Vec<Lane>> = (0..ROWS as u32)
+            .map(|seed| levels(seed, 127).into_iter().map(|l| lane(l, 0)).collect())
+            .collect();
+        let weights: Vec<Vec<Lane>> = (10..10 + OUTPUTS as u32)
+            .map(|seed| {
+                let levels = levels(seed, 63).into_iter();
+                levels.map(|l| lane(l, WEIGHT_OFFSET)).collect()
+            })
+            .collect();
+        let rows: [&[Lane]; ROWS] = std::array::from_fn(|i| rows[i].as_slice());
+        let weights: [&[Lane]; OUTPUTS] = std::array::from_fn(|j| weights[j].as_slice());
         assert_eq!(dot_block(rows, weights), portable_dot_block(rows, weights));
-        let full = [&[127i16; LANES][..]];
-        assert_eq!(dot_block(full, full), [[127 * 127 * LANES as i32]]);
+        let inputs = [lane(127, 0); LANES];
+        let weights = [lane(63, WEIGHT_OFFSET); LANES];
+        let largest = 127 * (63 + WEIGHT_OFFSET) * LANES as i32;
+        assert_eq!(dot_block([&inputs[..]], [&weights[..]]), [[largest]]);
     }
 
     #[test]
@@ -472,11 +585,11 @@ mod tests {
 
     #[test]
     fn values_on_the_integer_grid_come_back_exactly() {
-        // Every column's largest weight and each row's largest input are 127: all scales are
-        // 1, so the integer sums are the f32 ones. An all-zero row gives the bias.
+        // Every column's largest weight is 63 and each row's largest input 127: all scales
+        // are 1, so the integer sums are the f32 ones. An all-zero row gives the bias.
         let inputs = 19;
         let mut w: Vec<f32> = (0..inputs * 3).map(|i| (i % 11) as f32 - 5.0).collect();
-        w[..3].fill(127.0);
+        w[..3].fill(63.0);
         let b = [0.5, -1.0, 2.0];
         let linear = Int8Linear::new(&w, Some(&b), inputs);
         let mut x = vec![0f32; inputs * 2];

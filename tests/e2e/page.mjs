@@ -159,13 +159,19 @@ const rows = await tagText(text);
 figures.firstTagColdMs = Date.now() - started;
 figures.coldBackend = await page.evaluate(() => document.body.dataset.backend);
 assert.equal(figures.coldBackend, "cpu", "auto must not take a software adapter");
-// The CPU's module only: the one that can use WebGPU is fetched when a GPU is to be used.
-assert.ok(requests.includes("/pkg/clinitag_bg.wasm"), "the CPU module");
+// The CPU's module only, in its relaxed SIMD build, which this Chromium runs (so that this test
+// covers the 8-bit products on relaxed SIMD against the command line's below): the plain
+// one is for browsers without relaxed SIMD, the one that can use WebGPU is fetched when a GPU
+// is to be used.
+const relaxedSimd = await page.evaluate(async () => (await import("/pkg/relaxed-simd.js")).relaxedSimd);
+assert.equal(relaxedSimd, true, "Chromium has relaxed SIMD");
+assert.ok(requests.includes("/pkg/relaxed/clinitag_bg.wasm"), "the CPU module for relaxed SIMD");
+assert.ok(!requests.includes("/pkg/clinitag_bg.wasm"), "not the one without it");
 assert.ok(!requests.includes("/pkg/webgpu/clinitag_bg.wasm"), "no WebGPU module for the CPU");
 // The service worker, registered once the model is in, caches the module from the browser's
 // copy: a first visit downloads it once.
 await page.evaluate(() => navigator.serviceWorker.ready);
-assert.deepEqual(bodies.filter((path) => path.endsWith(".wasm")), ["/pkg/clinitag_bg.wasm"], "the module downloaded once");
+assert.deepEqual(bodies.filter((path) => path.endsWith(".wasm")), ["/pkg/relaxed/clinitag_bg.wasm"], "the module downloaded once");
 assert.equal(await page.isVisible("#backend-detail"), true);
 assert.match(await page.textContent("#backend-reason"), /processor because the only graphics adapter is a software one/);
 await page.click("#backend-detail summary");
