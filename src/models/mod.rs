@@ -373,12 +373,13 @@ fn dequantize_runs<const D: usize>(tensor: Tensor<D>, scheme: QuantScheme) -> Te
         scheme,
         shape,
     };
-    let (values, scales) = quantized.into_vec_i8();
-    let values: Vec<f32> = values
-        .chunks_exact(run)
-        .zip(&scales.block)
-        .flat_map(|(run, &scale)| run.iter().map(move |&q| f32::from(q) * scale))
-        .collect();
+    let (levels, scales) = quantized.into_vec_i8();
+    // Filled run by run into its final size: collecting a flat map would grow the vector by
+    // doubling, copying it each time.
+    let mut values = Vec::with_capacity(levels.len());
+    for (run, &scale) in levels.chunks_exact(run).zip(&scales.block) {
+        values.extend(run.iter().map(|&q| f32::from(q) * scale));
+    }
     Tensor::from_data(TensorData::new(values, dims), &device)
 }
 
