@@ -2,10 +2,10 @@
 // Node.js (the calling thread). The low-level API's types are clinitag.d.ts's, written by
 // wasm-bindgen from the Rust crate.
 
-import type { Entity, ImportOptions, IndexSummary, LoadOptions } from "./clinitag.js";
+import type { BackendTimings, Entity, ImportOptions, IndexSummary, LoadOptions } from "./clinitag.js";
 
-export type { ConceptMatch, Entity, ImportOptions, IndexSummary, LoadOptions, TagProgress } from "./clinitag.js";
-export { default as init, Tagger, IndexImport, hasHardwareAdapter, indexSummary } from "./clinitag.js";
+export type { BackendTimings, ConceptMatch, Entity, GraphicsAdapter, ImportOptions, IndexSummary, LoadOptions, TagProgress } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, graphicsAdapter, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 /** A model or index file: its URL (browser: resolved against the page; Node.js: a file path,
  *  or a file:, http: or https: URL) or its bytes. */
@@ -17,9 +17,14 @@ export interface CreateTaggerOptions {
   model: FileSource | FileSource[];
   /** A SNOMED CT concept index (`.idx`): entities then carry a `concept`. */
   index?: FileSource | null;
-  /** "auto" (default: WebGPU on a hardware graphics adapter, else the CPU; see
-   *  `fallbackReason`), "webgpu" or "cpu". Node.js always computes on the CPU. */
+  /** "auto" (default: on a hardware graphics adapter, whichever of WebGPU and the CPU tagged
+   *  a short text faster at the first load of this model there, remembered in the browser's
+   *  IndexedDB; else the CPU; see `fallbackReason` and `timings`), "webgpu" or "cpu".
+   *  Node.js always computes on the CPU. */
   backend?: LoadOptions["backend"];
+  /** "auto": also measure a software graphics adapter (SwiftShader, llvmpipe, WARP) against
+   *  the CPU instead of refusing it (default false). */
+  allowSoftwareAdapter?: boolean;
   /** The most text one pass reads, in UTF-16 code units (default 20,000); longer texts are
    *  tagged in parts with the same entities. */
   maxLength?: number;
@@ -46,6 +51,9 @@ export interface ClinitagTagger {
   readonly fallbackReason: string | null;
   /** The technical detail behind `fallbackReason`. */
   readonly fallbackDetail: string | null;
+  /** What "auto" chose by on a graphics adapter: milliseconds a short text took on each
+   *  device, measured at the first load of this model on this adapter; null otherwise. */
+  readonly timings: BackendTimings | null;
   /** The model's language: "es" or "en". */
   readonly language: string;
   /** "bilstm-crf", "bert", "dictionary", or "ensemble" (several models given). */

@@ -3,7 +3,7 @@
 // the machine. The low-level, same-thread API (`init`, `Tagger`, `IndexImport`,
 // `indexSummary`) is exported as well.
 
-export { default as init, Tagger, IndexImport, hasHardwareAdapter, indexSummary } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, graphicsAdapter, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 // A model or index given as a URL (resolved against the page) or as bytes, as the worker
 // takes it. Bytes are copied, so the caller's buffer stays usable.
@@ -84,6 +84,9 @@ class WorkerTagger {
     this.fallbackReason = info.fallbackReason;
     /** The technical detail behind `fallbackReason`. */
     this.fallbackDetail = info.fallbackDetail;
+    /** What "auto" chose by on a graphics adapter: milliseconds on each device (null where
+     *  nothing was measured). */
+    this.timings = info.timings;
     this.language = info.language;
     this.architecture = info.architecture;
     this.labels = info.labels;
@@ -158,14 +161,14 @@ export async function createTagger({ workerUrl, ...settings } = {}) {
 }
 
 // The worker's "load" request for `createTagger`'s or `load`'s settings.
-function loadRequest({ model, index = null, backend = "auto", maxLength, batchWindows, weights }, caller) {
+function loadRequest({ model, index = null, backend = "auto", maxLength, batchWindows, weights, allowSoftwareAdapter }, caller) {
   if (model == null) throw new TypeError(`${caller} needs a model: its URL or its bytes`);
   return {
     type: "load",
     // Several models tag as an ensemble.
     model: Array.isArray(model) ? model.map((m) => source(m, "model")) : source(model, "model"),
     index: index == null ? null : source(index, "index"),
-    options: { backend, maxLength, batchWindows, weights },
+    options: { backend, maxLength, batchWindows, weights, allowSoftwareAdapter },
   };
 }
 

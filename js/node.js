@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import init, { IndexImport, Tagger, indexSummary } from "./clinitag.js";
 
-export { default as init, Tagger, IndexImport, hasHardwareAdapter, indexSummary } from "./clinitag.js";
+export { default as init, Tagger, IndexImport, graphicsAdapter, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 let ready = null;
 
@@ -49,6 +49,7 @@ class NodeTagger {
     this.backend = tagger.backend;
     this.fallbackReason = tagger.fallbackReason ?? null;
     this.fallbackDetail = tagger.fallbackDetail ?? null;
+    this.timings = tagger.timings ?? null;
     this.language = tagger.language;
     this.architecture = tagger.architecture;
     this.labels = tagger.labels;

@@ -27,10 +27,11 @@ const cpu = import(relaxedSimd ? "./relaxed/clinitag.js" : "./clinitag.js").then
 });
 let withWebgpu = null;
 
-// The `Tagger` class of the module that computes as `backend` says.
-async function taggerFor(backend = "auto") {
-  const { Tagger, hasHardwareAdapter } = await cpu;
-  if (backend === "cpu" || (backend === "auto" && !(await hasHardwareAdapter()))) return Tagger;
+// The `Tagger` class of the module that computes as `backend` says; `gpu`: whether "auto"
+// has a graphics adapter to measure.
+async function taggerFor(backend = "auto", gpu = false) {
+  const { Tagger } = await cpu;
+  if (backend === "cpu" || (backend === "auto" && !gpu)) return Tagger;
   withWebgpu ??= import("./webgpu/clinitag.js").then(async (module) => {
     await module.default();
     return module;
@@ -44,6 +45,54 @@ async function taggerFor(backend = "auto") {
     throw new Error(`cannot load the WebGPU module: ${error?.message ?? error}`);
   }
 }
+
+// "auto" times a short text on the CPU and on a graphics adapter at the first load of a model
+// there, and keeps the faster. The times are kept here, in IndexedDB, by model and adapter,
+// so that the next load (another visit) chooses at once. Without IndexedDB (a private
+// window may refuse it) each load measures again.
+const TIMINGS = "backend-timings";
+
+function timingsStore(mode, use) {
+  return new Promise((resolve, reject) => {
+    const opening = indexedDB.open("clinitag", 1);
+    opening.onupgradeneeded = () => opening.result.createObjectStore(TIMINGS);
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => {
+      const db = opening.result;
+      const request = use(db.transaction(TIMINGS, mode).objectStore(TIMINGS));
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+      request.transaction.oncomplete = request.transaction.onabort = () => db.close();
+    };
+  });
+}
+
+// Which model (every file of an ensemble, with its weights) on which adapter.
+async function timingsKey(modelBytes, weights, adapter) {
+  const digests = await Promise.all(
+    [modelBytes].flat().map(async (bytes) => {
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+      return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    }),
+  );
+  return JSON.stringify({ models: digests, weights: weights ?? null, adapter: adapter.description });
+}
+
+// The options to load with, remembered timings added, and where to keep new ones.
+async function withRememberedTimings(modelBytes, options = {}) {
+  if ((options.backend ?? "auto") !== "auto") return { options, gpu: false, key: null };
+  const adapter = await (await cpu).graphicsAdapter();
+  const gpu = adapter != null && (!adapter.software || options.allowSoftwareAdapter === true);
+  if (!gpu || options.timings) return { options, gpu, key: null };
+  try {
+    const key = await timingsKey(modelBytes, options.weights, adapter);
+    const timings = await timingsStore("readonly", (store) => store.get(key));
+    return timings ? { options: { ...options, timings }, gpu, key: null } : { options, gpu, key };
+  } catch {
+    return { options, gpu, key: null };
+  }
+}
+
 let tagger = null;
 let crashed = false;
 // What the tagger was loaded from, to load it again with another index.
@@ -107,8 +156,12 @@ async function load({ id, model, index, options }) {
 // (Re)starts the tagger from a model, an index and options; what it is, for the page. The
 // tagger in use is let go only once the new one has loaded: a failure leaves it working.
 async function start(from) {
-  const Chosen = await taggerFor(from.options?.backend);
-  const next = await Chosen.load(from.modelBytes, from.indexBytes, from.options);
+  const { options, gpu, key } = await withRememberedTimings(from.modelBytes, from.options);
+  const Chosen = await taggerFor(options.backend, gpu);
+  const next = await Chosen.load(from.modelBytes, from.indexBytes, options);
+  // Measured at this load: kept for the next (a failure only means measuring again).
+  const timings = next.timings;
+  if (key && timings) await timingsStore("readwrite", (store) => store.put(timings, key)).catch(() => {});
   tagger?.free();
   tagger = next;
   loaded = from;
@@ -116,6 +169,7 @@ async function start(from) {
     backend: tagger.backend,
     fallbackReason: tagger.fallbackReason ?? null,
     fallbackDetail: tagger.fallbackDetail ?? null,
+    timings: tagger.timings ?? null,
     language: tagger.language,
     architecture: tagger.architecture,
     labels: tagger.labels,

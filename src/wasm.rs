@@ -14,15 +14,15 @@ use crate::document::Document;
 use crate::models::{Model, Tagger as _};
 use crate::normalize::{ConceptIndex, IndexBuilder, Matcher, TermSelection, TerminologyImport};
 use crate::text::{OffsetMap, OffsetUnit, Segmentation};
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
 use std::fmt::Display;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 mod adapter;
+mod backend;
 use adapter::NoGpu;
+use backend::{AutoRules, BackendChoice, Timings};
 
 /// The most text one pass of the model reads by default, in UTF-16 code units: about 3,000
 /// words, longer than most clinical notes. A longer text is tagged in parts of at most this
@@ -34,8 +34,9 @@ const DEFAULT_MAX_LENGTH: usize = 20_000;
 const TYPES: &str = r#"
 /** Options of `Tagger.load`. */
 export interface LoadOptions {
-  /** "auto" (WebGPU on a hardware graphics adapter; the CPU where there is none or only a
-   *  software one, such as SwiftShader; see `fallbackReason`), "webgpu" or "cpu". */
+  /** "auto" (on a hardware graphics adapter, whichever of WebGPU and the CPU tags a short
+   *  text faster, see `timings`; the CPU where there is none or only a software one, such as
+   *  SwiftShader; see `fallbackReason`), "webgpu" or "cpu". */
   backend?: "auto" | "webgpu" | "cpu";
   /** The most text one pass of the model reads, in UTF-16 code units (default 20,000). A
    *  longer text is tagged in parts of at most this length, cut at sentence ends, with the
@@ -47,6 +48,24 @@ export interface LoadOptions {
   batchWindows?: number;
   /** With several models: their weights in the ensemble, in order (default: equal). */
   weights?: number[];
+  /** "auto": also measure a software graphics adapter (SwiftShader, llvmpipe, WARP) against
+   *  the CPU instead of refusing it (default false: such adapters are nearly always slower). */
+  allowSoftwareAdapter?: boolean;
+  /** "auto": the `timings` of an earlier load of the same model on the same adapter, to
+   *  choose by instead of measuring again. */
+  timings?: BackendTimings;
+}
+/** Milliseconds a short text took to tag on each device, as "auto" measured them. */
+export interface BackendTimings {
+  cpu: number;
+  webgpu: number;
+}
+/** A WebGPU adapter, as `graphicsAdapter()` describes it. */
+export interface GraphicsAdapter {
+  /** Its `GPUAdapterInfo`: vendor, architecture, device, description. */
+  description: string;
+  /** A software renderer, which "auto" refuses unless `allowSoftwareAdapter`. */
+  software: boolean;
 }
 /** A SNOMED CT concept proposed for a mention. */
 export interface ConceptMatch {
@@ -149,15 +168,6 @@ fn model_files(value: &JsValue) -> Result<Vec<Vec<u8>>, JsError> {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum BackendChoice {
-    #[default]
-    Auto,
-    Webgpu,
-    Cpu,
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LoadOptions {
@@ -166,10 +176,19 @@ struct LoadOptions {
     max_length: Option<usize>,
     batch_windows: Option<usize>,
     weights: Option<Vec<f32>>,
+    allow_software_adapter: Option<bool>,
+    timings: Option<Timings>,
 }
 
 impl LoadOptions {
-    const NAMES: [&str; 4] = ["backend", "maxLength", "batchWindows", "weights"];
+    const NAMES: [&str; 6] = [
+        "backend",
+        "maxLength",
+        "batchWindows",
+        "weights",
+        "allowSoftwareAdapter",
+        "timings",
+    ];
 
     /// Reads the options object, refusing names it does not know: a misspelt option would
     /// otherwise be ignored without a word (serde-wasm-bindgen reads only the known ones).
@@ -223,48 +242,6 @@ struct WebEntity {
     concept: Option<ConceptMatch>,
 }
 
-thread_local! {
-    /// The page's one WebGPU device, or why there is none. burn registers a wgpu runtime
-    /// once per page, so every tagger shares it.
-    static WEBGPU: RefCell<Option<Result<Device, NoGpu>>> = const { RefCell::new(None) };
-}
-
-async fn webgpu_device() -> Result<Device, NoGpu> {
-    if let Some(known) = WEBGPU.with(|cell| cell.borrow().clone()) {
-        return known;
-    }
-    let device = if !adapter::has_navigator_gpu() {
-        Err(NoGpu::no_webgpu())
-    } else {
-        start_webgpu().await
-    };
-    WEBGPU.with(|cell| *cell.borrow_mut() = Some(device.clone()));
-    device
-}
-
-#[cfg(feature = "webgpu")]
-async fn start_webgpu() -> Result<Device, NoGpu> {
-    Device::wgpu_options()
-        .init_async()
-        .await
-        .map_err(|e| NoGpu {
-            reason: "WebGPU could not start on this graphics adapter".to_string(),
-            detail: e.to_string(),
-        })
-}
-
-/// The module built without the `webgpu` feature (pkg/, the smaller one) has no GPU backend;
-/// the package's worker loads the other module (pkg/webgpu/) where a GPU is to be used.
-#[cfg(not(feature = "webgpu"))]
-async fn start_webgpu() -> Result<Device, NoGpu> {
-    Err(NoGpu {
-        reason: "this build of clinitag computes on the CPU only".to_string(),
-        detail: "the module without WebGPU (pkg/clinitag_bg.wasm) was loaded; the one with \
-                 it is pkg/webgpu/clinitag_bg.wasm"
-            .to_string(),
-    })
-}
-
 /// Whether the browser offers a hardware WebGPU adapter (not a software one such as
 /// SwiftShader): where it does, `backend: "auto"` computes on it, so the package's worker
 /// loads the module that can. Never rejects; false outside a browser.
@@ -273,11 +250,32 @@ pub async fn has_hardware_adapter() -> bool {
     adapter::hardware_adapter().await.is_ok()
 }
 
+/// The browser's default WebGPU adapter (`{description, software}`), or null where there is
+/// none: which adapter `backend: "auto"` would measure, to remember its choice by. Never
+/// rejects.
+#[wasm_bindgen(js_name = graphicsAdapter, unchecked_return_type = "Promise<GraphicsAdapter | null>")]
+pub async fn graphics_adapter() -> JsValue {
+    #[derive(Serialize)]
+    struct Described {
+        description: String,
+        software: bool,
+    }
+    match adapter::graphics_adapter().await {
+        Ok(adapter) => serde_wasm_bindgen::to_value(&Described {
+            description: adapter.description,
+            software: adapter.software,
+        })
+        .unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    }
+}
+
 struct State {
     model: Model,
     matcher: Option<Matcher>,
     backend: &'static str,
     fallback: Option<NoGpu>,
+    timings: Option<Timings>,
     max_length: usize,
 }
 
@@ -313,47 +311,39 @@ impl Tagger {
                 files.len()
             )));
         }
-        // Parse and validate everything on the CPU first: a damaged file fails before any
-        // GPU work, and the CRF's scores are read back synchronously there.
-        let mut members = Vec::with_capacity(files.len());
-        for (bytes, weight) in files.iter().zip(weights) {
-            let mut model = Model::from_bytes(bytes).map_err(js_error)?;
-            if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
-                bert.set_batch_windows(windows);
-            }
-            members.push((model, weight));
-        }
-        drop(files);
-        let model = Model::ensemble(members).map_err(js_error)?;
         let matcher = match index {
             Some(bytes) => Some(Matcher::new(
                 ConceptIndex::from_bytes(&bytes).map_err(js_error)?,
             )),
             None => None,
         };
-        let wants_gpu = options.backend != BackendChoice::Cpu;
-        let (model, backend, fallback) = if wants_gpu && model.computes_on_devices() {
-            let device = match options.backend {
-                BackendChoice::Auto => match adapter::hardware_adapter().await {
-                    Ok(()) => webgpu_device().await,
-                    Err(software_or_none) => Err(software_or_none),
-                },
-                _ => webgpu_device().await,
-            };
-            match device {
-                Ok(device) => (model.to_device(&device), "webgpu", None),
-                Err(why) if options.backend == BackendChoice::Auto => (model, "cpu", Some(why)),
-                Err(why) => return Err(js_error(why.message())),
+        // Parsed and validated on the CPU first: a damaged file fails before any GPU work,
+        // and the CRF's scores are read back synchronously there.
+        let read = || {
+            let mut members = Vec::with_capacity(files.len());
+            for (bytes, &weight) in files.iter().zip(&weights) {
+                let mut model = Model::from_bytes(bytes)?;
+                if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
+                    bert.set_batch_windows(windows);
+                }
+                members.push((model, weight));
             }
-        } else {
-            (model, "cpu", None)
+            Model::ensemble(members)
         };
+        let rules = AutoRules {
+            allow_software_adapter: options.allow_software_adapter.unwrap_or(false),
+            known: options.timings,
+        };
+        let placed = backend::place(read, options.backend, rules)
+            .await
+            .map_err(js_error)?;
         Ok(Tagger {
             state: Rc::new(State {
-                model,
+                model: placed.model,
                 matcher,
-                backend,
-                fallback,
+                backend: placed.backend,
+                fallback: placed.fallback,
+                timings: placed.timings,
                 max_length: options.max_length.unwrap_or(DEFAULT_MAX_LENGTH),
             }),
         })
@@ -366,7 +356,8 @@ impl Tagger {
     }
 
     /// Why `backend: "auto"` kept to the CPU, if it did, in words for the person at the page:
-    /// no WebGPU, no adapter, or only a software one (which is slower than the CPU).
+    /// no WebGPU, no adapter, only a software one (which is slower than the CPU), or the CPU
+    /// measured faster than the graphics adapter.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
         self.state.fallback.as_ref().map(|why| why.reason.clone())
@@ -377,6 +368,17 @@ impl Tagger {
     #[wasm_bindgen(getter, js_name = fallbackDetail)]
     pub fn fallback_detail(&self) -> Option<String> {
         self.state.fallback.as_ref().map(|why| why.detail.clone())
+    }
+
+    /// What `backend: "auto"` chose by on a graphics adapter: the milliseconds a short text
+    /// took on each device (`{cpu, webgpu}`), measured at this load or given in
+    /// `LoadOptions.timings`; undefined where nothing was measured.
+    #[wasm_bindgen(getter, unchecked_return_type = "BackendTimings | undefined")]
+    pub fn timings(&self) -> JsValue {
+        self.state
+            .timings
+            .and_then(|timings| serde_wasm_bindgen::to_value(&timings).ok())
+            .unwrap_or(JsValue::UNDEFINED)
     }
 
     /// The language the model was trained for (`"es"`, `"en"`).

@@ -570,3 +570,85 @@ async fn webgpu_and_cpu_give_the_same_entities() {
         on_cpu.iter().map(key).collect::<Vec<_>>()
     );
 }
+
+#[derive(Debug, PartialEq, Deserialize)]
+struct Timings {
+    cpu: f64,
+    webgpu: f64,
+}
+
+fn timings(tagger: &Tagger) -> Option<Timings> {
+    serde_wasm_bindgen::from_value(tagger.timings()).ok()
+}
+
+/// `auto` on a graphics adapter tags a short text on it and on the CPU, and keeps the faster;
+/// times from an earlier load are chosen by instead. SwiftShader is a software adapter, which
+/// `auto` refuses outright unless `allowSoftwareAdapter`; measured, it loses to the CPU.
+#[wasm_bindgen_test]
+async fn auto_measures_the_adapter_and_keeps_the_faster_device() {
+    let measured = load(MODEL_ES, None, r#"{"allowSoftwareAdapter":true}"#)
+        .await
+        .unwrap();
+    let measured_timings = timings(&measured).expect("the times auto chose by");
+    assert!(
+        measured_timings.cpu > 0.0 && measured_timings.webgpu > measured_timings.cpu,
+        "{measured_timings:?}"
+    );
+    assert_eq!(measured.backend(), "cpu");
+    let reason = measured.fallback_reason().unwrap_or_default();
+    assert!(
+        reason.contains("tagged a short test text faster"),
+        "{reason}"
+    );
+    let detail = measured.fallback_detail().unwrap_or_default();
+    assert!(detail.contains("ms on the CPU"), "{detail}");
+
+    // Remembered times that favour the GPU: chosen by, not measured again.
+    let remembered = load(
+        MODEL_ES,
+        None,
+        r#"{"allowSoftwareAdapter":true,"timings":{"cpu":40,"webgpu":4}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(remembered.backend(), "webgpu");
+    assert_eq!(
+        timings(&remembered),
+        Some(Timings {
+            cpu: 40.0,
+            webgpu: 4.0
+        })
+    );
+    assert_eq!(remembered.fallback_reason(), None);
+    let entities = tag(&remembered, "Se pautó metotrexato y ácido fólico.")
+        .await
+        .unwrap();
+    assert!(
+        entities.iter().any(|e| e.text == "metotrexato"),
+        "{entities:?}"
+    );
+
+    // Without the permission a software adapter is refused, whatever the times say, and
+    // nothing is measured.
+    let refused = load(MODEL_ES, None, r#"{"timings":{"cpu":40,"webgpu":4}}"#)
+        .await
+        .unwrap();
+    assert_eq!((refused.backend(), timings(&refused)), ("cpu".into(), None));
+    assert!(refused
+        .fallback_reason()
+        .unwrap_or_default()
+        .contains("software"));
+    // `cpu` and `webgpu` take no measurement either.
+    let cpu = load(MODEL_ES, None, r#"{"backend":"cpu"}"#).await.unwrap();
+    assert_eq!(timings(&cpu), None);
+
+    let bad = load(MODEL_ES, None, r#"{"timings":{"cpu":"fast"}}"#).await;
+    assert!(bad.err().unwrap_or_default().starts_with("bad options"));
+    let adapter = clinitag::wasm::graphics_adapter().await;
+    let software = js_sys::Reflect::get(&adapter, &"software".into()).unwrap();
+    assert_eq!(
+        software.as_bool(),
+        Some(true),
+        "SwiftShader is a software adapter"
+    );
+}

@@ -309,59 +309,74 @@ fn portable_dot_block<const R: usize, const C: usize>(
     })
 }
 
+/// The loop both browser kernels share: 16 bytes of each row and weight vector at a time,
+/// each pair into its four 32-bit sums by `multiply_add(sum, row, weights)`. Inlined into
+/// each kernel, so that relaxed SIMD's instruction is emitted where that feature is enabled.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn wasm_dot_block<T, const R: usize, const C: usize>(
+    rows: [&[T]; R],
+    weights: [&[T]; C],
+    multiply_add: impl Fn(
+        core::arch::wasm32::v128,
+        core::arch::wasm32::v128,
+        core::arch::wasm32::v128,
+    ) -> core::arch::wasm32::v128,
+) -> [[i32; C]; R] {
+    use core::arch::wasm32::{i32x4_extract_lane, i32x4_splat, v128, v128_load};
+    let step = size_of::<v128>() / size_of::<T>();
+    let length = rows[0].len();
+    assert!(rows.iter().chain(&weights).all(|v| v.len() == length));
+    assert!(length.is_multiple_of(LANES) && LANES.is_multiple_of(step));
+    let rows = rows.map(<[T]>::as_ptr);
+    let weights = weights.map(<[T]>::as_ptr);
+    let mut sums = [[i32x4_splat(0); C]; R];
+    // Raw offsets rather than slice iterators: the iterators' checks on every row and step
+    // cost as much as the arithmetic.
+    for offset in (0..length).step_by(step) {
+        // SAFETY: every slice holds `length` values, a multiple of LANES and so of `step`
+        // (both asserted above), so each unaligned 16-byte load reads inside its slice.
+        let load = |base: *const T| unsafe { v128_load(base.add(offset).cast::<v128>()) };
+        let w: [v128; C] = weights.map(load);
+        for (sums, &row) in sums.iter_mut().zip(&rows) {
+            let x = load(row);
+            for (sum, &w) in sums.iter_mut().zip(&w) {
+                *sum = multiply_add(*sum, x, w);
+            }
+        }
+    }
+    sums.map(|sums| {
+        sums.map(|s| {
+            i32x4_extract_lane::<0>(s)
+                + i32x4_extract_lane::<1>(s)
+                + i32x4_extract_lane::<2>(s)
+                + i32x4_extract_lane::<3>(s)
+        })
+    })
+}
+
 #[cfg(all(
     target_arch = "wasm32",
     target_feature = "simd128",
     not(feature = "relaxed-simd")
 ))]
 mod simd128 {
-    use super::LANES;
-    use core::arch::wasm32::{
-        i32x4_add, i32x4_dot_i16x8, i32x4_extract_lane, i32x4_splat, v128, v128_load,
-    };
+    use core::arch::wasm32::{i32x4_add, i32x4_dot_i16x8};
 
+    /// Eight 16-bit products a lane pair per instruction.
     pub(super) fn dot_block<const R: usize, const C: usize>(
         rows: [&[i16]; R],
         weights: [&[i16]; C],
     ) -> [[i32; C]; R] {
-        const STEP: usize = 8;
-        let length = rows[0].len();
-        assert!(rows.iter().chain(&weights).all(|v| v.len() == length));
-        assert!(length.is_multiple_of(LANES));
-        let rows = rows.map(<[i16]>::as_ptr);
-        let weights = weights.map(<[i16]>::as_ptr);
-        let mut sums = [[i32x4_splat(0); C]; R];
-        // Raw offsets rather than slice iterators: the iterators' checks on every row and
-        // step cost as much as the arithmetic.
-        for offset in (0..length).step_by(STEP) {
-            // SAFETY: every slice holds `length` values, a multiple of LANES and so of STEP (both
-            // asserted above), so each unaligned 16-byte load reads inside its slice.
-            let load = |base: *const i16| unsafe { v128_load(base.add(offset).cast::<v128>()) };
-            let w: [v128; C] = weights.map(load);
-            for (sums, &row) in sums.iter_mut().zip(&rows) {
-                let x = load(row);
-                for (sum, &w) in sums.iter_mut().zip(&w) {
-                    *sum = i32x4_add(*sum, i32x4_dot_i16x8(x, w));
-                }
-            }
-        }
-        sums.map(|sums| {
-            sums.map(|s| {
-                i32x4_extract_lane::<0>(s)
-                    + i32x4_extract_lane::<1>(s)
-                    + i32x4_extract_lane::<2>(s)
-                    + i32x4_extract_lane::<3>(s)
-            })
+        super::wasm_dot_block(rows, weights, |sum, x, w| {
+            i32x4_add(sum, i32x4_dot_i16x8(x, w))
         })
     }
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "relaxed-simd"))]
 mod relaxed_simd {
-    use super::LANES;
-    use core::arch::wasm32::{
-        i32x4_extract_lane, i32x4_relaxed_dot_i8x16_i7x16_add, i32x4_splat, v128, v128_load,
-    };
+    use core::arch::wasm32::i32x4_relaxed_dot_i8x16_i7x16_add;
 
     /// `weights` hold levels plus 64: 7 unsigned bits, which `relaxed_dot_i8x16_i7x16_add`
     /// multiplies exactly on every implementation (the caller takes the offset back out).
@@ -373,31 +388,8 @@ mod relaxed_simd {
         rows: [&[i8]; R],
         weights: [&[i8]; C],
     ) -> [[i32; C]; R] {
-        let length = rows[0].len();
-        assert!(rows.iter().chain(&weights).all(|v| v.len() == length));
-        assert!(length.is_multiple_of(LANES));
-        let rows = rows.map(<[i8]>::as_ptr);
-        let weights = weights.map(<[i8]>::as_ptr);
-        let mut sums = [[i32x4_splat(0); C]; R];
-        for offset in (0..length).step_by(LANES) {
-            // SAFETY: every slice holds `length` values, a multiple of LANES (asserted above),
-            // so each unaligned 16-byte load reads inside its slice.
-            let load = |base: *const i8| unsafe { v128_load(base.add(offset).cast::<v128>()) };
-            let w: [v128; C] = weights.map(load);
-            for (sums, &row) in sums.iter_mut().zip(&rows) {
-                let x = load(row);
-                for (sum, &w) in sums.iter_mut().zip(&w) {
-                    *sum = i32x4_relaxed_dot_i8x16_i7x16_add(x, w, *sum);
-                }
-            }
-        }
-        sums.map(|sums| {
-            sums.map(|s| {
-                i32x4_extract_lane::<0>(s)
-                    + i32x4_extract_lane::<1>(s)
-                    + i32x4_extract_lane::<2>(s)
-                    + i32x4_extract_lane::<3>(s)
-            })
+        super::wasm_dot_block(rows, weights, |sum, x, w| {
+            i32x4_relaxed_dot_i8x16_i7x16_add(x, w, sum)
         })
     }
 }

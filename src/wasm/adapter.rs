@@ -3,6 +3,7 @@
 //! models run tens of times slower there than on the CPU, which is what a hospital PC
 //! without a usable GPU would otherwise get.
 
+use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -70,8 +71,52 @@ pub fn has_navigator_gpu() -> bool {
     !is_missing(&property(&property(&js_sys::global(), "navigator"), "gpu"))
 }
 
+/// The browser's default WebGPU adapter, as `GPUAdapterInfo` describes it.
+#[derive(Clone, Debug)]
+pub struct GraphicsAdapter {
+    /// Vendor, architecture, device and description: which adapter, for the technical detail
+    /// and to remember a choice made on it.
+    pub description: String,
+    /// A software renderer (SwiftShader, llvmpipe, WARP): nearly always slower than the CPU.
+    pub software: bool,
+}
+
+impl GraphicsAdapter {
+    /// Why `auto` does not take this adapter when it is a software one.
+    pub fn why_not_software(&self) -> NoGpu {
+        NoGpu::new(
+            "the only graphics adapter is a software one, slower than the processor",
+            format!("GPUAdapterInfo: {}", self.description),
+        )
+    }
+}
+
 /// `Ok` when the browser's default WebGPU adapter is a hardware one; otherwise why not.
-pub async fn hardware_adapter() -> Result<(), NoGpu> {
+pub async fn hardware_adapter() -> Result<GraphicsAdapter, NoGpu> {
+    let adapter = graphics_adapter().await?;
+    if adapter.software {
+        return Err(adapter.why_not_software());
+    }
+    Ok(adapter)
+}
+
+thread_local! {
+    /// The adapter as first read: the package's worker asks before it picks a module, and
+    /// each load asks again; the browser is asked once.
+    static ADAPTER: RefCell<Option<Result<GraphicsAdapter, NoGpu>>> = const { RefCell::new(None) };
+}
+
+/// The browser's default WebGPU adapter, hardware or software; why there is none.
+pub async fn graphics_adapter() -> Result<GraphicsAdapter, NoGpu> {
+    if let Some(known) = ADAPTER.with(|cell| cell.borrow().clone()) {
+        return known;
+    }
+    let adapter = request_adapter().await;
+    ADAPTER.with(|cell| *cell.borrow_mut() = Some(adapter.clone()));
+    adapter
+}
+
+async fn request_adapter() -> Result<GraphicsAdapter, NoGpu> {
     let gpu = property(&property(&js_sys::global(), "navigator"), "gpu");
     if is_missing(&gpu) {
         return Err(NoGpu::no_webgpu());
@@ -112,15 +157,12 @@ pub async fn hardware_adapter() -> Result<(), NoGpu> {
         let text = text.to_lowercase();
         SOFTWARE_RENDERERS.iter().any(|name| text.contains(name))
     });
-    if fallback || software {
-        let [vendor, architecture, device, description] = fields;
-        return Err(NoGpu::new(
-            "the only graphics adapter is a software one, slower than the processor",
-            format!(
-                "GPUAdapterInfo: vendor \"{vendor}\", architecture \"{architecture}\", device \
-                 \"{device}\", description \"{description}\", isFallbackAdapter {fallback}"
-            ),
-        ));
-    }
-    Ok(())
+    let [vendor, architecture, device, description] = fields;
+    Ok(GraphicsAdapter {
+        description: format!(
+            "vendor \"{vendor}\", architecture \"{architecture}\", device \"{device}\", \
+             description \"{description}\", isFallbackAdapter {fallback}"
+        ),
+        software: fallback || software,
+    })
 }

@@ -153,8 +153,17 @@ try {
         const missing = await createTagger({ model: "models/none.clinitag" }).then(() => "loaded", (e) => e.message);
         tagger.close();
         const closed = await tagger.tag("paracetamol").then(() => "tagged", (e) => e.message);
-        return { backend: tagger.backend, fallbackReason: tagger.fallbackReason, entities, damaged, missing, closed,
-          downloads: downloads.at(-1), loadMs: loaded - started, tagMs: tagged - loaded };
+        // "auto" allowed to measure the software adapter: timed at the first load, the times
+        // remembered (IndexedDB) for the second, in a worker of its own.
+        const measuring = { model: "models/bilstm-crf-es.clinitag", allowSoftwareAdapter: true };
+        const choices = [];
+        for (const _ of [1, 2]) {
+          const measured = await createTagger(measuring);
+          choices.push({ backend: measured.backend, timings: measured.timings, reason: measured.fallbackReason });
+          measured.close();
+        }
+        return { backend: tagger.backend, fallbackReason: tagger.fallbackReason, timings: tagger.timings, entities,
+          damaged, missing, closed, choices, downloads: downloads.at(-1), loadMs: loaded - started, tagMs: tagged - loaded };
       };
       document.body.dataset.ready = "yes";
     </script>`);
@@ -188,6 +197,14 @@ try {
     // SwiftShader is a software GPU: "auto" keeps to the CPU and says why.
     assert.equal(web.backend, "cpu");
     assert.ok(web.fallbackReason, "a reason for the CPU");
+    assert.equal(web.timings, null, "nothing measured on a software adapter by default");
+    const [measured, remembered] = web.choices;
+    assert.ok(measured.timings?.cpu > 0 && measured.timings.webgpu > measured.timings.cpu,
+      `SwiftShader measured slower than the CPU: ${JSON.stringify(measured.timings)}`);
+    assert.equal(measured.backend, "cpu");
+    assert.match(measured.reason, /tagged a short test text faster/);
+    assert.deepEqual(remembered, measured, "the second load chose by the remembered times, without measuring");
+    figures.autoProbeMs = { cpu: Math.round(measured.timings.cpu), swiftshader: Math.round(measured.timings.webgpu) };
     const bytes = (await stat(MODEL)).size + (await stat(INDEX)).size;
     assert.deepEqual(web.downloads, [bytes, bytes], "download progress ends at both files' size");
     assert.match(web.damaged, /\w{3,}/);
