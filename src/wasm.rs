@@ -253,7 +253,7 @@ pub async fn has_hardware_adapter() -> bool {
 /// The browser's default WebGPU adapter (`{description, software}`), or null where there is
 /// none: which adapter `backend: "auto"` would measure, to remember its choice by. Never
 /// rejects.
-#[wasm_bindgen(js_name = graphicsAdapter, unchecked_return_type = "Promise<GraphicsAdapter | null>")]
+#[wasm_bindgen(js_name = graphicsAdapter, unchecked_return_type = "GraphicsAdapter | null")]
 pub async fn graphics_adapter() -> JsValue {
     #[derive(Serialize)]
     struct Described {
