@@ -157,7 +157,9 @@ async function load({ id, model, index, options }) {
 // tagger in use is let go only once the new one has loaded: a failure leaves it working.
 async function start(from) {
   const { options, gpu, key } = await withRememberedTimings(from.modelBytes, from.options);
-  const Chosen = await taggerFor(options.backend, gpu);
+  // Remembered times that favour the CPU: the module with WebGPU is not even fetched.
+  const cpuWins = options.timings && !(options.timings.webgpu < options.timings.cpu);
+  const Chosen = await taggerFor(options.backend, gpu && !cpuWins);
   const next = await Chosen.load(from.modelBytes, from.indexBytes, options);
   // Measured at this load: kept for the next (a failure only means measuring again).
   const timings = next.timings;

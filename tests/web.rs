@@ -628,6 +628,23 @@ async fn auto_measures_the_adapter_and_keeps_the_faster_device() {
         "{entities:?}"
     );
 
+    // Remembered times that favour the CPU: kept to it, with the same reason as measured.
+    let slower = load(
+        MODEL_ES,
+        None,
+        r#"{"allowSoftwareAdapter":true,"timings":{"cpu":4,"webgpu":40}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (slower.backend(), slower.fallback_reason()),
+        ("cpu".into(), measured.fallback_reason())
+    );
+    assert!(slower
+        .fallback_detail()
+        .unwrap_or_default()
+        .contains("4.0 ms on the CPU"));
+
     // Without the permission a software adapter is refused, whatever the times say, and
     // nothing is measured.
     let refused = load(MODEL_ES, None, r#"{"timings":{"cpu":40,"webgpu":4}}"#)

@@ -8,7 +8,7 @@
 //! ([`Timings`]) so that the caller can remember them per model and adapter and pass them
 //! back next time, instead of measuring again (js/worker.js keeps them in IndexedDB).
 
-use super::adapter::{self, NoGpu};
+use super::adapter::{self, GraphicsAdapter, NoGpu};
 use crate::models::{Model, Tagger as _};
 use crate::text::Segmentation;
 use crate::Result;
@@ -93,6 +93,12 @@ pub async fn place(
         Ok(adapter) => adapter,
         Err(why) => return Ok(Placed::cpu(model, Some(why), None)),
     };
+    // Remembered times that favour the CPU need no GPU at all (the package's worker then
+    // loads only the CPU's module, which could not start one).
+    if let Some(known) = rules.known.filter(|known| !gpu_wins(known)) {
+        let why = cpu_was_faster(&model, &known, &adapter);
+        return Ok(Placed::cpu(model, Some(why), Some(known)));
+    }
     let device = match webgpu_device().await {
         Ok(device) => device,
         Err(why) => return Ok(Placed::cpu(model, Some(why), None)),
@@ -115,7 +121,7 @@ pub async fn place(
             (Timings { cpu, webgpu }, Some(on_gpu))
         }
     };
-    if timings.webgpu < timings.cpu {
+    if gpu_wins(&timings) {
         return Ok(Placed {
             model: on_gpu.unwrap_or_else(|| model.to_device(&device)),
             backend: "webgpu",
@@ -123,7 +129,17 @@ pub async fn place(
             timings: Some(timings),
         });
     }
-    let why = NoGpu {
+    let why = cpu_was_faster(&model, &timings, &adapter);
+    Ok(Placed::cpu(model, Some(why), Some(timings)))
+}
+
+fn gpu_wins(timings: &Timings) -> bool {
+    timings.webgpu < timings.cpu
+}
+
+/// Why `auto` kept to the CPU by `timings`.
+fn cpu_was_faster(model: &Model, timings: &Timings, adapter: &GraphicsAdapter) -> NoGpu {
+    NoGpu {
         reason: "the processor tagged a short test text faster than the graphics adapter"
             .to_string(),
         detail: format!(
@@ -133,8 +149,7 @@ pub async fn place(
             timings.webgpu,
             adapter.description
         ),
-    };
-    Ok(Placed::cpu(model, Some(why), Some(timings)))
+    }
 }
 
 /// What `auto` times on each device: one clinical sentence pair in the model's language, as
