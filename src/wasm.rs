@@ -255,19 +255,11 @@ pub async fn has_hardware_adapter() -> bool {
 /// rejects.
 #[wasm_bindgen(js_name = graphicsAdapter, unchecked_return_type = "GraphicsAdapter | null")]
 pub async fn graphics_adapter() -> JsValue {
-    #[derive(Serialize)]
-    struct Described {
-        description: String,
-        software: bool,
-    }
-    match adapter::graphics_adapter().await {
-        Ok(adapter) => serde_wasm_bindgen::to_value(&Described {
-            description: adapter.description,
-            software: adapter.software,
-        })
-        .unwrap_or(JsValue::NULL),
-        Err(_) => JsValue::NULL,
-    }
+    adapter::graphics_adapter()
+        .await
+        .ok()
+        .and_then(|adapter| serde_wasm_bindgen::to_value(&adapter).ok())
+        .unwrap_or(JsValue::NULL)
 }
 
 struct State {

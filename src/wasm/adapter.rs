@@ -71,8 +71,9 @@ pub fn has_navigator_gpu() -> bool {
     !is_missing(&property(&property(&js_sys::global(), "navigator"), "gpu"))
 }
 
-/// The browser's default WebGPU adapter, as `GPUAdapterInfo` describes it.
-#[derive(Clone, Debug)]
+/// The browser's default WebGPU adapter, as `GPUAdapterInfo` describes it (and as
+/// `graphicsAdapter()` gives it to JavaScript).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct GraphicsAdapter {
     /// Vendor, architecture, device and description: which adapter, for the technical detail
     /// and to remember a choice made on it.
