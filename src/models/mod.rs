@@ -234,10 +234,10 @@ pub enum Precision {
     /// vectors (biases, LayerNorm, CRF transitions) as f16.
     Int8,
     /// As [`Precision::Int8`], but each block's values take only the 15 levels −7…7 (4 bits;
-    /// see [`quantize`]). They are stored in burn's 8-bit fields, since its CPU backend cannot
-    /// hold packed 4-bit tensors: the file is as large as at 8 bits, but it compresses to
-    /// about 0.6 of that (web servers send it compressed), and it loads and computes exactly
-    /// as an 8-bit file does.
+    /// see [`quantize`]), stored packed, two to a byte (burn's `Q4S`). burn's CPU backend
+    /// unpacks them to bytes as the file loads, so it loads and computes exactly as an 8-bit
+    /// file does. Matrices rounded to more levels (a calibrated file's embeddings) stay in 8-bit
+    /// fields.
     Int4,
 }
 
@@ -288,6 +288,7 @@ pub(crate) fn write_stored<M: burn::module::Module>(
         .into_record()
         .into_bytes()
         .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
+    let weights = quantize::pack_four_bit_levels(weights)?;
     Ok(container::write(Kind::Model, &header, &weights))
 }
 
@@ -304,10 +305,11 @@ pub(crate) fn load_weights<M: burn::module::Module>(
     weights: &[u8],
     device: &burn::tensor::Device,
 ) -> Result<(M, Precision)> {
-    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(
-        weights.to_vec(),
-    ))
-    .map_err(|e| Error::Model(format!("bad weights: {e}")))?;
+    // Shared, so that checking takes views of the bytes rather than a copy.
+    let weights = burn::tensor::Bytes::from_bytes_vec(weights.to_vec()).shared();
+    check_record(weights.clone()).map_err(|e| Error::Model(format!("bad weights: {e}")))?;
+    let record = burn::store::ModuleRecord::from_bytes(weights)
+        .map_err(|e| Error::Model(format!("bad weights: {e}")))?;
     let network = network
         .try_load_record(record)
         .map_err(|e| Error::Model(format!("weights do not fit the network: {e}")))?;
@@ -322,6 +324,45 @@ pub(crate) fn load_weights<M: burn::module::Module>(
         network
     };
     Ok((network, to_full.stored))
+}
+
+/// Refuses a record whose tensors' bytes do not fit their type and shape, or that are quantized
+/// in a way this crate never writes. burn would panic on either (which in the browser kills
+/// the module); the container's checksum catches a damaged download, not a file written wrong.
+fn check_record(record: burn::tensor::Bytes) -> std::result::Result<(), String> {
+    let tensors = burn_pack::Reader::from_bytes(record)
+        .and_then(burn_pack::Reader::into_tensors)
+        .map_err(|e| e.to_string())?;
+    for tensor in tensors {
+        let (name, dtype, shape) = (&tensor.name, tensor.dtype, &tensor.shape);
+        let expected = match dtype {
+            DType::QFloat(scheme) => {
+                let written = matches!(
+                    (scheme.value, scheme.store),
+                    (QuantValue::Q8S, QuantStore::Native)
+                        | (QuantValue::Q4S, QuantStore::PackedU32(0))
+                );
+                if !written {
+                    return Err(format!("{name} is quantized as {scheme:?}"));
+                }
+                Some(burn::tensor::quantization::quantized_data_len(
+                    &scheme, shape,
+                ))
+            }
+            _ => shape
+                .as_slice()
+                .iter()
+                .try_fold(dtype.size(), |n, &d| n.checked_mul(d)),
+        };
+        if expected != Some(tensor.byte_len()) {
+            return Err(format!(
+                "{name} holds {} bytes, not what a {dtype:?} tensor of shape {:?} takes",
+                tensor.byte_len(),
+                shape.as_slice()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Casts every float parameter to f32, the type the networks compute in (8-bit ones are
@@ -347,7 +388,7 @@ impl ModuleMapper for ToFull {
     }
 }
 
-/// An 8-bit tensor in f32. The blocks [`ToInt8`] writes are runs along the last dimension, so
+/// An 8-bit (or unpacked 4-bit) tensor in f32. The blocks [`ToInt8`] writes are runs along the last dimension, so
 /// each run of values shares the next scale; burn's CPU dequantization finds every value's
 /// block by a general N-dimensional division instead, over half of loading the 8-bit BERT in
 /// the browser. Other schemes take burn's way.
@@ -357,7 +398,8 @@ fn dequantize_runs<const D: usize>(tensor: Tensor<D>, scheme: QuantScheme) -> Te
         let block = block.to_dim_vec(D);
         let (&size, outer) = block.split_last()?;
         let fits = outer.iter().all(|&b| b == 1) && dims[D - 1].is_multiple_of(size as usize);
-        let plain = scheme.value == QuantValue::Q8S
+        // A packed 4-bit file's levels arrive unpacked, one a byte (flex unpacks on load).
+        let plain = matches!(scheme.value, QuantValue::Q8S | QuantValue::Q4S)
             && scheme.store == QuantStore::Native
             && scheme.tensor_scale().is_none();
         (fits && plain && tensor.device() == burn::tensor::Device::flex()).then_some(size as usize)
@@ -436,6 +478,7 @@ pub(crate) fn exclusive_random() -> std::sync::MutexGuard<'static, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Module;
     use burn::tensor::Device;
 
     #[test]
@@ -466,40 +509,92 @@ mod tests {
     }
 
     #[test]
-    fn four_bit_files_compress_to_about_0_6_of_eight_bit_ones() {
+    fn records_that_do_not_fit_their_types_are_refused_not_panicked_on() {
+        let device = Device::flex();
+        let _random = exclusive_random();
+        let linear = burn::nn::LinearConfig::new(64, 64).init(&device);
+        let file = write_model_file(&serde_json::json!({}), linear, Precision::Int4).unwrap();
+        let body = crate::container::read(crate::container::Kind::Model, &file)
+            .unwrap()
+            .weights
+            .to_vec();
+        let fresh = || burn::nn::LinearConfig::new(64, 64).init(&device);
+        assert!(load_weights(fresh(), &body, &device).is_ok());
+        // Rewritten by a broken writer: the checksum is right, the contents are not.
+        let rewrite = |change: &dyn Fn(DType, Vec<u8>) -> (DType, Vec<u8>)| {
+            let tensors =
+                burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(body.clone()))
+                    .unwrap()
+                    .into_tensors()
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| {
+                        let (name, dtype, shape, id, bytes) = t.into_parts().unwrap();
+                        let (dtype, bytes) = change(dtype, bytes.to_vec());
+                        let bytes = burn::tensor::Bytes::from_bytes_vec(bytes);
+                        burn_pack::Tensor::new(name, dtype, shape, id, bytes)
+                    })
+                    .collect();
+            burn_pack::Writer::new(tensors)
+                .into_bytes()
+                .unwrap()
+                .to_vec()
+        };
+        // burnpack's writer checks other tensors' lengths, not quantized ones'.
+        let short_levels = rewrite(&|dtype, mut bytes| {
+            if matches!(dtype, DType::QFloat(_)) {
+                bytes.truncate(bytes.len() - 8);
+            }
+            (dtype, bytes)
+        });
+        let packed_across_rows = rewrite(&|dtype, bytes| match dtype {
+            DType::QFloat(scheme) => (
+                DType::QFloat(scheme.with_store(QuantStore::PackedU32(1))),
+                bytes,
+            ),
+            _ => (dtype, bytes),
+        });
+        for (what, weights) in [("short", short_levels), ("scheme", packed_across_rows)] {
+            let Err(Error::Model(message)) = load_weights(fresh(), &weights, &device) else {
+                panic!("{what}: loaded");
+            };
+            assert!(message.starts_with("bad weights: "), "{what}: {message}");
+        }
+    }
+
+    #[test]
+    fn four_bit_files_pack_two_levels_a_byte_and_load_the_weights_they_rounded_to() {
         let device = Device::flex();
         let _random = exclusive_random();
         let linear = burn::nn::LinearConfig::new(384, 384).init(&device);
         let header = serde_json::json!({});
         let int8 = write_model_file(&header, linear.clone(), Precision::Int8).unwrap();
         let int4 = write_model_file(&header, linear.clone(), Precision::Int4).unwrap();
-        let compressed = |bytes: &[u8]| {
-            use std::io::Write;
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-            gz.write_all(bytes).unwrap();
-            gz.finish().unwrap().len()
-        };
-        assert!(
-            int4.len() <= int8.len() + 64,
-            "{} {}",
-            int4.len(),
-            int8.len()
-        );
-        let ratio = compressed(&int4) as f64 / compressed(&int8) as f64;
-        assert!(ratio < 0.65, "{ratio}");
-        // It loads as an 8-bit file does; each block's squared error is at most that of the
-        // plain scale (largest magnitude over 7), whose every value is within half a step.
+        // 4 bits and an f16 scale per 32 values against 8 bits and the same scales: 4.5 / 8.5.
+        let ratio = int4.len() as f64 / int8.len() as f64;
+        assert!((0.5..0.56).contains(&ratio), "{ratio}");
         let body = |bytes: &[u8]| {
             crate::container::read(crate::container::Kind::Model, bytes)
                 .unwrap()
                 .weights
                 .to_vec()
         };
-        let fresh = burn::nn::LinearConfig::new(384, 384).init(&device);
-        let (loaded, stored) = load_weights(fresh, &body(&int4), &device).unwrap();
+        let fresh = || burn::nn::LinearConfig::new(384, 384).init(&device);
+        let (loaded, stored) = load_weights(fresh(), &body(&int4), &device).unwrap();
         assert_eq!(stored, Precision::Int8);
+        // Exactly the weights the rounding chose, as the unpacked levels give them.
+        let rounded = linear
+            .clone()
+            .map(&mut quantize::ToInt4::new(None))
+            .map(&mut ToFull {
+                stored: Precision::Full,
+            });
         let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
-        let (before, after) = (read(linear.weight.val()), read(loaded.weight.val()));
+        let after = read(loaded.weight.val());
+        assert_eq!(after, read(rounded.weight.val()));
+        // Each block's squared error is at most that of the plain scale (largest magnitude
+        // over 7), whose every value is within half a step.
+        let before = read(linear.weight.val());
         let largest = before.iter().fold(0f32, |m, v| m.max(v.abs()));
         let squares: f32 = before
             .iter()
@@ -511,5 +606,16 @@ mod tests {
             rms > 0.0 && rms <= largest / 14.0 * 1.01,
             "{rms} of {largest}"
         );
+        // A matrix with levels past 4 bits (an 8-bit file's) stays as it was.
+        let (eight, _) = load_weights(fresh(), &body(&int8), &device).unwrap();
+        let eight = read(eight.weight.val());
+        let eight_rms = (before
+            .iter()
+            .zip(&eight)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+            / before.len() as f32)
+            .sqrt();
+        assert!(eight_rms < rms / 8.0, "{eight_rms} {rms}");
     }
 }

@@ -8,8 +8,10 @@
 //! close. Matrices without calibration (the embeddings, the head) are rounded to the nearest
 //! of 63 levels (6 bits) in a calibrated file, of 15 otherwise.
 
+use crate::error::{Error, Result};
 use burn::module::{ModuleMapper, Param};
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, QPARAM_ALIGN};
+use burn::tensor::{Bytes, DType, Shape, Tensor, TensorData};
 use std::collections::HashMap;
 
 /// The largest level: symmetric 4-bit values, as burn's `Q4S`.
@@ -117,6 +119,75 @@ impl ModuleMapper for ToInt4<'_> {
             )
         })
     }
+}
+
+/// A model's weights (a burnpack record) with every 8-bit matrix whose levels all lie in −7…7
+/// (what [`ToInt4`] writes) stored two levels to a byte, as burn's packed 4-bit values (`Q4S`
+/// in `u32` words) with the same scales. burn's CPU backend cannot compute on packed values,
+/// but it unpacks them to one level a byte as the file loads, so a packed file loads into
+/// exactly the weights the unpacked one did; only the file is smaller. Other tensors are
+/// kept as they are.
+pub(crate) fn pack_four_bit_levels(record: Bytes) -> Result<Bytes> {
+    let failed = |e: burn_pack::Error| Error::Model(format!("cannot write weights: {e}"));
+    let tensors = burn_pack::Reader::from_bytes(record)
+        .and_then(burn_pack::Reader::into_tensors)
+        .map_err(failed)?
+        .into_iter()
+        .map(|tensor| {
+            let (name, dtype, shape, id, bytes) = tensor.into_parts()?;
+            let (dtype, bytes) = match dtype {
+                DType::QFloat(scheme) => match packed(scheme, &shape, &bytes) {
+                    Some((scheme, packed)) => (DType::QFloat(scheme), packed),
+                    None => (dtype, bytes),
+                },
+                _ => (dtype, bytes),
+            };
+            Ok(burn_pack::Tensor::new(name, dtype, shape, id, bytes))
+        })
+        .collect::<std::result::Result<Vec<_>, burn_pack::Error>>()
+        .map_err(failed)?;
+    burn_pack::Writer::new(tensors).into_bytes().map_err(failed)
+}
+
+/// `bytes` (8-bit levels, then their f16 block scales) as packed 4-bit levels and the same
+/// scales, if the scheme is the one [`ToInt4`] writes, every level fits 4 bits and the rows
+/// fill whole `u32` words (burn pads each row to a whole word otherwise).
+fn packed(scheme: QuantScheme, shape: &Shape, bytes: &Bytes) -> Option<(QuantScheme, Bytes)> {
+    const PER_WORD: usize = 8;
+    let plain = scheme.value == QuantValue::Q8S
+        && scheme.store == QuantStore::Native
+        && scheme.tensor_scale().is_none();
+    let count = shape.num_elements();
+    let fills_words = shape
+        .as_slice()
+        .last()
+        .is_some_and(|row| row.is_multiple_of(PER_WORD));
+    if !plain || !fills_words || bytes.len() < count {
+        return None;
+    }
+    let (levels, scales) = bytes.split_at(count);
+    // Between the levels and the scales, padding to the scales' alignment.
+    let scales = scales.get(count.next_multiple_of(QPARAM_ALIGN) - count..)?;
+    let level = |byte: &u8| {
+        let level = *byte as i8;
+        (-(LEVEL as i8)..=LEVEL as i8)
+            .contains(&level)
+            .then_some(level as u8 & 0xF)
+    };
+    let mut packed = Vec::with_capacity(count / 2 + scales.len());
+    for word in levels.chunks_exact(PER_WORD) {
+        let mut value = 0u32;
+        for (i, byte) in word.iter().enumerate() {
+            value |= u32::from(level(byte)?) << (4 * i);
+        }
+        packed.extend_from_slice(&value.to_le_bytes());
+    }
+    // count / 2 is a whole number of words, so the scales need no padding.
+    packed.extend_from_slice(scales);
+    let scheme = scheme
+        .with_value(QuantValue::Q4S)
+        .with_store(QuantStore::PackedU32(0));
+    Some((scheme, Bytes::from_bytes_vec(packed)))
 }
 
 /// `values` in blocks of `block`: each block's levels in −7…7 and its scale (representable in

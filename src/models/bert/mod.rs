@@ -796,10 +796,12 @@ pub(crate) mod tests {
             // The header (the tokenizer) is most of a tiny model; the weights shrink by more.
             assert!(int8_bytes.len() < half_bytes.len(), "{}", int8_bytes.len());
             let int4_bytes = model.to_bytes_int4(&sentences).unwrap();
-            assert_eq!(
+            // The linear maps' levels packed two to a byte (the embeddings keep 6 bits).
+            assert!(
+                int4_bytes.len() < int8_bytes.len(),
+                "{} {}",
                 int4_bytes.len(),
-                int8_bytes.len(),
-                "4-bit levels in 8-bit fields"
+                int8_bytes.len()
             );
             for (precision, bytes, tolerance) in [
                 ("f16", &half_bytes, 0.1),
