@@ -388,10 +388,10 @@ impl ModuleMapper for ToFull {
     }
 }
 
-/// An 8-bit (or unpacked 4-bit) tensor in f32. The blocks [`ToInt8`] writes are runs along the last dimension, so
-/// each run of values shares the next scale; burn's CPU dequantization finds every value's
-/// block by a general N-dimensional division instead, over half of loading the 8-bit BERT in
-/// the browser. Other schemes take burn's way.
+/// An 8-bit (or unpacked 4-bit) tensor in f32. The blocks [`ToInt8`] writes are runs along
+/// the last dimension, so each run of values shares the next scale; burn's CPU dequantization
+/// finds every value's block by a general N-dimensional division instead, over half of loading
+/// the 8-bit BERT in the browser. Other schemes take burn's way.
 fn dequantize_runs<const D: usize>(tensor: Tensor<D>, scheme: QuantScheme) -> Tensor<D> {
     let dims = tensor.dims();
     let run = scheme.block_size().and_then(|block| {
