@@ -32,6 +32,9 @@ export interface CreateTaggerOptions {
   batchWindows?: number;
   /** With several models: their weights in the ensemble, in order (default: equal). */
   weights?: number[];
+  /** Tag every other occurrence, in the same text, of a text found as an entity (default
+   *  true). */
+  propagate?: LoadOptions["propagate"];
   /** Bytes of the model and index received so far, of `total` (0 when a server gives no
    *  length). */
   onProgress?: (loaded: number, total: number) => void;

@@ -54,6 +54,10 @@ export interface LoadOptions {
   /** "auto": the `timings` of an earlier load of the same model on the same adapter, to
    *  choose by instead of measuring again. */
   timings?: BackendTimings;
+  /** Tag every other occurrence, in the same text, of a text found as an entity (default
+   *  true): a model reads each sentence alone and may miss in one place the drug it found in
+   *  another. Texts of fewer than three characters are never propagated. */
+  propagate?: boolean;
 }
 /** Milliseconds a short text took to tag on each device, as "auto" measured them. */
 export interface BackendTimings {
@@ -178,16 +182,18 @@ struct LoadOptions {
     weights: Option<Vec<f32>>,
     allow_software_adapter: Option<bool>,
     timings: Option<Timings>,
+    propagate: Option<bool>,
 }
 
 impl LoadOptions {
-    const NAMES: [&str; 6] = [
+    const NAMES: [&str; 7] = [
         "backend",
         "maxLength",
         "batchWindows",
         "weights",
         "allowSoftwareAdapter",
         "timings",
+        "propagate",
     ];
 
     /// Reads the options object, refusing names it does not know: a misspelt option would
@@ -269,6 +275,8 @@ struct State {
     fallback: Option<NoGpu>,
     timings: Option<Timings>,
     max_length: usize,
+    /// Whether a text found as an entity is tagged wherever else it occurs in the text.
+    propagate: bool,
 }
 
 /// A tagger with its model on a device and, optionally, a concept index.
@@ -337,6 +345,7 @@ impl Tagger {
                 fallback: placed.fallback,
                 timings: placed.timings,
                 max_length: options.max_length.unwrap_or(DEFAULT_MAX_LENGTH),
+                propagate: options.propagate.unwrap_or(true),
             }),
         })
     }
@@ -417,7 +426,6 @@ impl State {
         // unit long, so offsets still count in the caller's string.
         let segmentation = Segmentation::of(&text);
         let parts = segmentation.parts(&text, self.max_length, OffsetUnit::Utf16);
-        drop(segmentation);
         let offsets = OffsetMap::new(&text);
         let utf16 = |byte| {
             offsets.from_byte(byte, OffsetUnit::Utf16).ok_or_else(|| {
@@ -450,6 +458,10 @@ impl State {
             on_progress.call2(&JsValue::NULL, &total.into(), &total.into())?;
         }
         document.entities.sort_by_key(|e| (e.start, e.end));
+        if self.propagate {
+            document.propagate_mentions(&segmentation);
+        }
+        drop(segmentation);
         // Each mention read in its document: a brand or abbreviation the text defines takes
         // its partner's concept (`Stage::Document`).
         let best = match &self.matcher {

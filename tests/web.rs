@@ -24,6 +24,11 @@ const CASE_ES: &str =
     include_str!("../../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.txt");
 const CASE_ES_ANN: &str =
     include_str!("../../shared/data/pharmaconer/dev/subtrack1/S0212-71992006000600007-1.ann");
+/// A PharmaCoNER dev case that names its contrast medium three times.
+const BARIUM_CASE: &str =
+    include_str!("../../shared/data/pharmaconer/dev/subtrack1/S1130-01082009000200016-1.txt");
+const BARIUM_CASE_ANN: &str =
+    include_str!("../../shared/data/pharmaconer/dev/subtrack1/S1130-01082009000200016-1.ann");
 const FHIR_CODE_SYSTEM: &str = include_str!("fixtures/fhir/CodeSystem-es-test.json");
 const RF2_DESCRIPTIONS: &str = include_str!("fixtures/rf2/sct2_Description_Snapshot-es_TEST.txt");
 const RF2_LANGUAGE: &str = include_str!("fixtures/rf2/der2_cRefset_LanguageSnapshot-es_TEST.txt");
@@ -107,9 +112,14 @@ fn f1(gold: &BTreeSet<(usize, usize, String)>, entities: &[Entity]) -> f64 {
 
 /// The Spanish case's gold mentions in UTF-16 offsets (UNCLEAR, unscored officially, left out).
 fn gold_es() -> BTreeSet<(usize, usize, String)> {
-    let annotations = brat::parse_ann(CASE_ES_ANN, "case.ann").unwrap();
-    let (document, _) = brat::to_document("case", CASE_ES.to_string(), &annotations).unwrap();
-    let offsets = OffsetMap::new(CASE_ES);
+    gold(CASE_ES, CASE_ES_ANN)
+}
+
+/// The gold mentions of a BRAT text and its `.ann`, as [`gold_es`] gives them.
+fn gold(text: &str, ann: &str) -> BTreeSet<(usize, usize, String)> {
+    let annotations = brat::parse_ann(ann, "case.ann").unwrap();
+    let (document, _) = brat::to_document("case", text.to_string(), &annotations).unwrap();
+    let offsets = OffsetMap::new(text);
     document
         .entities
         .iter()
@@ -156,6 +166,38 @@ async fn tags_a_spanish_clinical_case_with_concepts_on_the_cpu() {
         .iter()
         .filter(|e| e.label == "UNCLEAR" || e.label == "NO_NORMALIZABLES")
         .all(|e| e.concept.is_none()));
+}
+
+/// By default a text found as an entity is tagged wherever else the text names it; the
+/// `propagate` option turns that off.
+#[wasm_bindgen_test]
+async fn a_mention_found_once_is_tagged_wherever_the_text_repeats_it() {
+    let tagger = load(MODEL_ES, None, r#"{"backend":"cpu"}"#).await.unwrap();
+    let alone = load(MODEL_ES, None, r#"{"backend":"cpu","propagate":false}"#)
+        .await
+        .unwrap();
+    let propagated = tag(&tagger, BARIUM_CASE).await.unwrap();
+    let found = tag(&alone, BARIUM_CASE).await.unwrap();
+    assert_offsets_exact(BARIUM_CASE, &propagated);
+    let key = |e: &Entity| (e.start, e.end, e.label.clone());
+    let keys: BTreeSet<_> = propagated.iter().map(key).collect();
+    assert!(found.iter().all(|e| keys.contains(&key(e))), "{found:#?}");
+    let found_keys: BTreeSet<_> = found.iter().map(key).collect();
+    let added: Vec<&Entity> = propagated
+        .iter()
+        .filter(|e| !found_keys.contains(&key(e)))
+        .collect();
+    assert!(!added.is_empty(), "{propagated:#?}");
+    assert!(added
+        .iter()
+        .all(|a| found.iter().any(|e| e.text == a.text && e.label == a.label)));
+    let gold = gold(BARIUM_CASE, BARIUM_CASE_ANN);
+    let (before, after) = (f1(&gold, &found), f1(&gold, &propagated));
+    assert!(after > before, "F1 {after} against {before}");
+    let Err(error) = load(MODEL_ES, None, r#"{"propagate":"yes"}"#).await else {
+        panic!("a string for `propagate` was taken");
+    };
+    assert!(error.starts_with("bad options"), "{error}");
 }
 
 /// The shipped Spanish Bi-LSTM-CRF (8-bit matrices) written again at 16 bits, here in the

@@ -30,6 +30,16 @@ pub enum Offsets {
     Byte,
 }
 
+/// Whether a text found as an entity is tagged wherever else it occurs in its document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Propagate {
+    /// In BRAT folders and text files; not in CoNLL input, which marks no documents (BC2GM's
+    /// sentences come from different abstracts).
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// A .txt file, a folder of .txt files (BRAT), a CoNLL file (.tsv, .conll), or - for standard input.
@@ -57,6 +67,10 @@ pub struct Args {
     /// Attach no concepts beyond what the model itself gives.
     #[arg(long)]
     no_index: bool,
+    /// Tag every other occurrence, in its document, of a text found as an entity
+    /// (`Document::propagate_mentions`).
+    #[arg(long, value_enum, default_value = "auto")]
+    propagate: Propagate,
     /// Language of the text, which picks the default model and index.
     #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
     lang: String,
@@ -85,6 +99,16 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut input = corpus::read(&args.input, args.input_format, Annotations::Ignore)?;
     corpus::tag_all(model.as_ref(), &mut input.documents);
+    let propagate = match args.propagate {
+        Propagate::Auto => input.format != InputFormat::Conll,
+        Propagate::Always => true,
+        Propagate::Never => false,
+    };
+    if propagate {
+        for (document, segmentation) in &mut input.documents {
+            document.propagate_mentions(segmentation);
+        }
+    }
     if let Some(matcher) = &matcher {
         for (document, _) in &mut input.documents {
             matcher.annotate(document);
