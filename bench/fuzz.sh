@@ -24,6 +24,7 @@ CASES=(
     taggers_return_entities_on_the_characters_of_any_text=30000
     entities_around_known_drugs_map_back_to_their_characters=10000
     a_text_tagged_in_parts_gives_the_entities_of_the_whole=1500
+    propagated_mentions_repeat_found_ones_on_free_tokens_of_any_text=20000
     a_damaged_model_is_refused_or_still_tags=2000
     the_transformer_returns_entities_on_the_characters_of_any_text=1000
 )

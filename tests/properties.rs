@@ -504,6 +504,70 @@ proptest! {
     }
 }
 
+/// Entities on random runs of tokens of `text` (overlapping one another or not), as any
+/// tagger might give them: each is (first token, tokens, label), reduced modulo the text's.
+fn random_entities(text: &str, picks: &[(usize, usize, bool)]) -> Vec<clinitag::Entity> {
+    let tokens = Segmentation::of(text).tokens;
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let mut entities: Vec<_> = picks
+        .iter()
+        .map(|&(first, count, drug)| {
+            let first = first % tokens.len();
+            let last = (first + count).min(tokens.len() - 1);
+            let label = if drug { "NORMALIZABLES" } else { "PROTEINAS" };
+            clinitag::Entity::new(tokens[first].start, tokens[last].end, label)
+        })
+        .collect();
+    entities.sort_by_key(|e| (e.start, e.end));
+    entities
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    #[test]
+    fn propagated_mentions_repeat_found_ones_on_free_tokens_of_any_text(
+        before in clinical_unicode(),
+        after in clinical_unicode(),
+        picks in prop::collection::vec((0usize..64, 0usize..3, any::<bool>()), 0..6),
+    ) {
+        // Mentions a model knows, repeated, inside generated text.
+        let text = format!("{before} amoxicilina y IL-6. {after} amoxicilina; IL-6 {before}");
+        let segmentation = Segmentation::of(&text);
+        let from_models = spanish_models().iter().map(|model| model.tag(&text, &segmentation));
+        for found in from_models.chain([random_entities(&text, &picks)]) {
+            let mut document = Document::new("t", text.as_str());
+            document.entities = found.clone();
+            let added = document.propagate_mentions(&segmentation);
+            prop_assert_eq!(document.entities.len(), found.len() + added);
+            prop_assert!(found.iter().all(|e| document.entities.contains(e)));
+            prop_assert!(document
+                .entities
+                .windows(2)
+                .all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end)));
+            let tokens = &segmentation.tokens;
+            for entity in document.entities.iter().filter(|e| !found.contains(e)) {
+                let mention = document.mention(entity);
+                prop_assert!(found.iter().any(|e| &text[e.start..e.end] == mention));
+                prop_assert!(mention.chars().count() >= 3);
+                prop_assert!(tokens.iter().any(|t| t.start == entity.start));
+                prop_assert!(tokens.iter().any(|t| t.end == entity.end));
+                // It overlaps nothing else.
+                let overlapping = document
+                    .entities
+                    .iter()
+                    .filter(|e| e.start < entity.end && entity.start < e.end)
+                    .count();
+                prop_assert_eq!(overlapping, 1, "{:?}", entity);
+            }
+            let mut again = document.clone();
+            prop_assert_eq!(again.propagate_mentions(&segmentation), 0);
+        }
+    }
+}
+
 /// A PharmaCoNER dev case: real sentences, abbreviations and numbers for the parts to cut.
 const DEV_CASE: &str =
     include_str!("../../shared/data/pharmaconer/dev/subtrack1/S0004-06142006000300015-1.txt");
