@@ -437,24 +437,26 @@ impl State {
         let total = utf16(text.len())?;
         let mut document = Document::new("", text);
         // Models never let an entity cross a sentence, so the parts' entities are those of
-        // the whole text, already at their offsets in it.
-        for (i, part) in parts.iter().enumerate() {
+        // the whole text, already at their offsets in it. Each part is dropped once tagged:
+        // the whole segmentation stays for propagation, its copy in parts need not.
+        let count = parts.len();
+        for (i, part) in parts.into_iter().enumerate() {
             let entities = self
                 .model
-                .tag_async(&document.text, part)
+                .tag_async(&document.text, &part)
                 .await
                 .map_err(js_error)?;
             document.entities.extend(entities);
             if let Some(on_progress) = &on_progress {
                 // The last part also covers the blank text after its last token.
                 let done = match part.tokens.last() {
-                    Some(token) if i + 1 < parts.len() => utf16(token.end)?,
+                    Some(token) if i + 1 < count => utf16(token.end)?,
                     _ => total,
                 };
                 on_progress.call2(&JsValue::NULL, &done.into(), &total.into())?;
             }
         }
-        if let (Some(on_progress), true) = (&on_progress, parts.is_empty()) {
+        if let (Some(on_progress), 0) = (&on_progress, count) {
             on_progress.call2(&JsValue::NULL, &total.into(), &total.into())?;
         }
         document.entities.sort_by_key(|e| (e.start, e.end));
