@@ -59,10 +59,19 @@ function timingsStore(mode, use) {
     opening.onerror = () => reject(opening.error);
     opening.onsuccess = () => {
       const db = opening.result;
-      const request = use(db.transaction(TIMINGS, mode).objectStore(TIMINGS));
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-      request.transaction.oncomplete = request.transaction.onabort = () => db.close();
+      const transaction = db.transaction(TIMINGS, mode);
+      const request = use(transaction.objectStore(TIMINGS));
+      // Settled once the transaction has committed, not when its request succeeds: a tagger
+      // closed right after its load ends this worker, which would abort a write not yet
+      // committed, and the next load would measure again.
+      transaction.oncomplete = () => {
+        db.close();
+        resolve(request.result);
+      };
+      transaction.onabort = () => {
+        db.close();
+        reject(transaction.error ?? request.error);
+      };
     };
   });
 }
