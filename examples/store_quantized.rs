@@ -5,10 +5,18 @@
 //!     cargo run --release --example store_quantized -- int4 models/bert-es.clinitag \
 //!         /tmp/bert-es-int4.clinitag ../shared/data/pharmaconer/train/subtrack1
 //!
-//! With a folder of .txt files, a BERT's linear maps are rounded to 4 bits for what they
-//! compute on its first 1,000 sentences (files sorted by name; `models::quantize`); without
-//! one, every weight to its nearest level.
+//! With a corpus (a folder of .txt files, sorted by name, or a CoNLL .tsv file), a BERT's
+//! linear maps are rounded to 4 bits for what they compute on its first 1,000 sentences
+//! (`models::quantize`); without one, every weight to its nearest level.
+//!
+//! `--prune-vocabulary CORPUS...` (after the other arguments) first keeps only the pieces of a
+//! BERT's vocabulary that the words of those corpora are cut into (`BertTagger::
+//! prune_vocabulary`): each of those words is cut and tagged as before.
+//!
+//! `repack MODEL OUTPUT` rewrites a file's weights as this build stores them, rounding
+//! nothing again (`models::repack`).
 
+use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::files_with_extension;
 use clinitag::models::{sentence_words, Model, Precision};
 use clinitag::text::Segmentation;
@@ -17,28 +25,61 @@ use std::path::Path;
 /// Sentences of calibration text: enough for the second moments of 1,536 inputs.
 const CALIBRATION_SENTENCES: usize = 1000;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let (precision, input, output, calibration) = match args.as_slice() {
-        [_, precision, input, output] => (precision, input, output, None),
-        [_, precision, input, output, folder] => (precision, input, output, Some(folder)),
-        _ => return Err("usage: store_quantized int8|int4 MODEL OUTPUT [TEXT_FOLDER]".into()),
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), Failure> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (args, prune_to) = match args.iter().position(|a| a == "--prune-vocabulary") {
+        Some(at) => (&args[..at], Some(&args[at + 1..])),
+        None => (&args[..], None),
     };
+    let usage =
+        "usage: store_quantized int8|int4 MODEL OUTPUT [CORPUS] [--prune-vocabulary CORPUS...]";
+    let (precision, input, output, calibration) = match args {
+        [precision, input, output] => (precision, input, output, None),
+        [precision, input, output, corpus] => (precision, input, output, Some(corpus)),
+        _ => return Err(usage.into()),
+    };
+    let bytes = std::fs::read(input)?;
     let precision = match precision.as_str() {
         "int8" => Precision::Int8,
         "int4" => Precision::Int4,
-        other => return Err(format!("precision {other}: int8 or int4").into()),
+        "repack" if calibration.is_none() && prune_to.is_none() => {
+            let stored = clinitag::models::repack(&bytes)?;
+            std::fs::write(output, &stored)?;
+            println!(
+                "{input}: {} bytes; {output}: {} bytes",
+                bytes.len(),
+                stored.len()
+            );
+            return Ok(());
+        }
+        other => return Err(format!("precision {other}: int8, int4 or repack\n{usage}").into()),
     };
-    let bytes = std::fs::read(input)?;
-    let stored = match (Model::from_bytes(&bytes)?, calibration) {
-        (Model::Bert(model), Some(folder)) if precision == Precision::Int4 => {
-            let texts = texts(folder)?;
-            let mut sentences: Vec<Vec<&str>> = Vec::new();
-            for text in &texts {
-                sentences.extend(sentence_words(text, &Segmentation::of(text)));
-            }
+    let mut model = Model::from_bytes(&bytes)?;
+    if let Some(corpora) = prune_to {
+        let Model::Bert(tagger) = &mut model else {
+            return Err("only a BERT model has a vocabulary of pieces to prune".into());
+        };
+        if corpora.is_empty() {
+            return Err(usage.into());
+        }
+        let mut sentences = Vec::new();
+        for corpus in corpora {
+            sentences.extend(corpus_sentences(corpus)?);
+        }
+        let pruning = tagger.prune_vocabulary(sentences.iter().flatten().map(String::as_str))?;
+        println!("{}", serde_json::to_string(&pruning)?);
+    }
+    let stored = match (model, calibration) {
+        (Model::Bert(model), Some(corpus)) if precision == Precision::Int4 => {
+            let mut sentences = corpus_sentences(corpus)?;
             sentences.truncate(CALIBRATION_SENTENCES);
-            let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+            let words: Vec<Vec<&str>> = sentences
+                .iter()
+                .map(|s| s.iter().map(String::as_str).collect())
+                .collect();
+            let views: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
             model.to_bytes_int4(&views)?
         }
         (_, Some(_)) => return Err("calibration text is for a BERT model at int4".into()),
@@ -55,11 +96,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The .txt files of `folder`, sorted by name.
-fn texts(folder: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let files = files_with_extension(Path::new(folder), "txt")?;
-    Ok(files
-        .iter()
-        .map(std::fs::read_to_string)
-        .collect::<Result<_, _>>()?)
+/// The sentences (words) of a CoNLL `.tsv` file, or of the `.txt` files of a folder (sorted by
+/// name) as the tagger segments them.
+fn corpus_sentences(path: &str) -> Result<Vec<Vec<String>>, Failure> {
+    if path.ends_with(".tsv") {
+        let conll = parse_conll(&std::fs::read_to_string(path)?, path)?;
+        return Ok(conll.into_iter().map(|s| s.tokens).collect());
+    }
+    let mut sentences = Vec::new();
+    for file in files_with_extension(Path::new(path), "txt")? {
+        let text = std::fs::read_to_string(file)?;
+        for words in sentence_words(&text, &Segmentation::of(&text)) {
+            sentences.push(words.into_iter().map(str::to_string).collect());
+        }
+    }
+    Ok(sentences)
 }

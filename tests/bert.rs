@@ -94,3 +94,83 @@ fn tokenizer_matches_huggingface() {
         "a dropped word still has a piece"
     );
 }
+
+fn data() -> PathBuf {
+    std::env::var_os("CLINITAG_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+/// The shipped English BERT, pruned to the words of 200 BC5CDR devel sentences, keeps a
+/// fraction of its pieces and computes exactly what it computed on those sentences; words it
+/// never saw, in their characters, still get pieces rather than `[UNK]`.
+#[test]
+fn a_tagger_pruned_to_some_sentences_tags_them_as_before() {
+    use clinitag::formats::conll::parse_conll;
+    use clinitag::models::bert::BertTagger;
+    let path = data().join("bc5cdr/devel.tsv");
+    let conll = parse_conll(&std::fs::read_to_string(&path).unwrap(), "devel.tsv").unwrap();
+    let sentences: Vec<Vec<&str>> = conll
+        .iter()
+        .take(200)
+        .map(|s| s.tokens.iter().map(String::as_str).collect())
+        .collect();
+    let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/bert-en.clinitag");
+    let mut tagger = BertTagger::from_bytes(&std::fs::read(model).unwrap(), &Device::flex())
+        .expect("models/bert-en.clinitag loads");
+    let before = tagger.emissions(&views);
+    let bytes_before = tagger
+        .to_bytes_at(clinitag::models::Precision::Int8)
+        .unwrap();
+
+    let pruning = tagger
+        .prune_vocabulary(sentences.iter().flatten().copied())
+        .unwrap();
+    eprintln!("{pruning:?}");
+    assert!(
+        pruning.pieces_kept < pruning.pieces_before / 2,
+        "{pruning:?}"
+    );
+    assert_eq!(pruning.words_with_unknown, 0);
+    assert_eq!(tagger.header().encoder.vocab_size, pruning.pieces_kept);
+    assert_eq!(tagger.emissions(&views), before);
+    let bytes_after = tagger
+        .to_bytes_at(clinitag::models::Precision::Int8)
+        .unwrap();
+    // Each piece left out took its 384 embedding values, a byte each at 8 bits.
+    let saved = bytes_before.len() - bytes_after.len();
+    let left_out = (pruning.pieces_before - pruning.pieces_kept) * 384;
+    assert!(
+        saved >= left_out && saved < left_out * 3 / 2,
+        "{saved} bytes for {left_out} values"
+    );
+    let reloaded = BertTagger::from_bytes(&bytes_after, &Device::flex()).unwrap();
+    assert_eq!(reloaded.header().encoder.vocab_size, pruning.pieces_kept);
+
+    // New words in the same characters: cut into pieces, none unknown, between the specials.
+    let wordpieces = WordPieces::from_json(&tagger.header().tokenizer).unwrap();
+    let unknown = wordpieces.tokenizer().token_to_id("[UNK]").unwrap();
+    let characters: Vec<char> = sentences
+        .iter()
+        .flatten()
+        .flat_map(|w| w.chars())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(characters.len() > 40, "{characters:?}");
+    for chunk in characters.chunks(5) {
+        let word: String = chunk.iter().collect();
+        assert!(!wordpieces.pieces(&word).contains(&unknown), "{word}");
+    }
+    let encoding = wordpieces
+        .tokenizer()
+        .encode("nephrotoxicity", true)
+        .unwrap();
+    let tokens = encoding.get_tokens();
+    assert_eq!(
+        (tokens[0].as_str(), tokens.last().unwrap().as_str()),
+        ("[CLS]", "[SEP]")
+    );
+}

@@ -288,8 +288,18 @@ pub(crate) fn write_stored<M: burn::module::Module>(
         .into_record()
         .into_bytes()
         .map_err(|e| Error::Model(format!("cannot write weights: {e}")))?;
-    let weights = quantize::pack_four_bit_levels(weights)?;
+    let weights = quantize::pack_levels(weights)?;
     Ok(container::write(Kind::Model, &header, &weights))
+}
+
+/// A model file with its weights stored as this build stores them (4-bit levels two to a
+/// byte, 6-bit levels four to three bytes): the same header and the same values, without
+/// rounding anything again, so the model tags exactly as before.
+pub fn repack(file: &[u8]) -> Result<Vec<u8>> {
+    let stored = container::read(Kind::Model, file)?;
+    let weights = burn::tensor::Bytes::from_bytes_vec(stored.weights.to_vec());
+    let weights = quantize::pack_levels(quantize::unpack_six_bit_levels(weights)?)?;
+    Ok(container::write(Kind::Model, stored.header, &weights))
 }
 
 /// `network`, built on the CPU (`Device::flex()`), with the weights of a model file's body,
@@ -307,6 +317,7 @@ pub(crate) fn load_weights<M: burn::module::Module>(
 ) -> Result<(M, Precision)> {
     // Shared, so that checking takes views of the bytes rather than a copy.
     let weights = burn::tensor::Bytes::from_bytes_vec(weights.to_vec()).shared();
+    let weights = quantize::unpack_six_bit_levels(weights)?.shared();
     check_record(weights.clone()).map_err(|e| Error::Model(format!("bad weights: {e}")))?;
     let record = burn::store::ModuleRecord::from_bytes(weights)
         .map_err(|e| Error::Model(format!("bad weights: {e}")))?;
@@ -617,5 +628,104 @@ mod tests {
             / before.len() as f32)
             .sqrt();
         assert!(eight_rms < rms / 8.0, "{eight_rms} {rms}");
+    }
+
+    #[test]
+    fn six_bit_levels_pack_four_to_three_bytes_and_load_as_they_were() {
+        let device = Device::flex();
+        let _random = exclusive_random();
+        let embedding = || burn::nn::EmbeddingConfig::new(200, 384).init(&device);
+        let table = embedding();
+        // A calibrated file's uncalibrated matrices (embeddings): 63 levels and f16 scales.
+        let calibration = quantize::Calibration::default();
+        let rounded = table
+            .clone()
+            .map(&mut quantize::ToInt4::new(Some(&calibration)));
+        let header = serde_json::json!({});
+        let six = write_stored(&header, rounded.clone()).unwrap();
+        let eight = write_model_file(&header, table, Precision::Int8).unwrap();
+        // 6 bits and an f16 scale per 32 values against 8 bits and the same scales: 6.5 / 8.5.
+        let ratio = six.len() as f64 / eight.len() as f64;
+        assert!((0.75..0.78).contains(&ratio), "{ratio}");
+        let body = crate::container::read(crate::container::Kind::Model, &six)
+            .unwrap()
+            .weights
+            .to_vec();
+        let (loaded, stored) = load_weights(embedding(), &body, &device).unwrap();
+        assert_eq!(stored, Precision::Int8);
+        let read = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+        let expected = read(
+            rounded
+                .map(&mut ToFull {
+                    stored: Precision::Full,
+                })
+                .weight
+                .val(),
+        );
+        assert_eq!(read(loaded.weight.val()), expected);
+        // Levels past 4 bits on both sides, so that signs and all six bits were carried.
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs())) / 31.0;
+        assert!(expected.iter().any(|&v| v > 20.0 * scale * 0.9));
+        assert!(expected.iter().any(|&v| v < -20.0 * scale * 0.9));
+        // A file written before six-bit packing (a level a byte) is repacked into this one.
+        let unpacked =
+            quantize::unpack_six_bit_levels(burn::tensor::Bytes::from_bytes_vec(body.clone()))
+                .unwrap();
+        let header = container::read(Kind::Model, &six).unwrap().header.to_vec();
+        let before_packing = container::write(Kind::Model, &header, &unpacked);
+        assert!(before_packing.len() > six.len() + 200 * 384 / 5);
+        assert_eq!(repack(&before_packing).unwrap(), six);
+        assert_eq!(repack(&six).unwrap(), six);
+
+        // A record whose six-bit tensor lost bytes, or whose metadata names a tensor it
+        // lacks: refused with the reason, never a panic.
+        let record =
+            burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(body)).unwrap();
+        let metadata = record.metadata().clone();
+        let tensors: Vec<_> = record
+            .into_tensors()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.into_parts().unwrap())
+            .collect();
+        let rewrite = |cut: usize, extra: Option<&str>| {
+            let tensors = tensors
+                .iter()
+                .map(|(name, dtype, shape, id, bytes)| {
+                    let mut bytes = bytes.to_vec();
+                    let mut shape = shape.clone();
+                    if *dtype == DType::U8 {
+                        bytes.truncate(bytes.len() - cut);
+                        shape = burn::tensor::Shape::new([bytes.len()]);
+                    }
+                    let bytes = burn::tensor::Bytes::from_bytes_vec(bytes);
+                    burn_pack::Tensor::new(name.clone(), *dtype, shape, *id, bytes)
+                })
+                .collect();
+            let mut writer = burn_pack::Writer::new(tensors);
+            for (key, value) in &metadata {
+                let value = match extra {
+                    Some(name) => value.replacen(
+                        '{',
+                        &format!("{{\"{name}\":{{\"dtype\":\"U8\",\"shape\":[4]}},"),
+                        1,
+                    ),
+                    None => value.clone(),
+                };
+                writer = writer.with_metadata(key, &value);
+            }
+            writer.into_bytes().unwrap().to_vec()
+        };
+        assert!(load_weights(embedding(), &rewrite(0, None), &device).is_ok());
+        for (what, weights) in [
+            ("short", rewrite(20_000, None)),
+            ("missing", rewrite(0, Some("encoder.gone"))),
+        ] {
+            let Err(Error::Model(message)) = load_weights(embedding(), &weights, &device) else {
+                panic!("{what}: loaded");
+            };
+            assert!(message.starts_with("bad weights: "), "{what}: {message}");
+            eprintln!("{what}: {message}");
+        }
     }
 }

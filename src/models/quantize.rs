@@ -125,28 +125,150 @@ impl ModuleMapper for ToInt4<'_> {
 /// (what [`ToInt4`] writes) stored two levels to a byte, as burn's packed 4-bit values (`Q4S`
 /// in `u32` words) with the same scales. burn's CPU backend cannot compute on packed values,
 /// but it unpacks them to one level a byte as the file loads, so a packed file loads into
-/// exactly the weights the unpacked one did; only the file is smaller. Other tensors are
-/// kept as they are.
-pub(crate) fn pack_four_bit_levels(record: Bytes) -> Result<Bytes> {
+/// exactly the weights the unpacked one did; only the file is smaller.
+///
+/// Matrices whose levels lie in −31…31 (a calibrated file's embeddings) are stored four levels
+/// to three bytes, a packing burn does not know: as plain bytes, named in the record's
+/// metadata ([`SIX_BIT_LEVELS`]) with the type and shape that [`unpack_six_bit_levels`]
+/// restores before burn reads the record. Other tensors are kept as they are.
+pub(crate) fn pack_levels(record: Bytes) -> Result<Bytes> {
     let failed = |e: burn_pack::Error| Error::Model(format!("cannot write weights: {e}"));
+    let mut six_bit = serde_json::Map::new();
     let tensors = burn_pack::Reader::from_bytes(record)
         .and_then(burn_pack::Reader::into_tensors)
         .map_err(failed)?
         .into_iter()
         .map(|tensor| {
             let (name, dtype, shape, id, bytes) = tensor.into_parts()?;
-            let (dtype, bytes) = match dtype {
-                DType::QFloat(scheme) => match packed(scheme, &shape, &bytes) {
-                    Some((scheme, packed)) => (DType::QFloat(scheme), packed),
-                    None => (dtype, bytes),
-                },
-                _ => (dtype, bytes),
+            let DType::QFloat(scheme) = dtype else {
+                return Ok(burn_pack::Tensor::new(name, dtype, shape, id, bytes));
             };
-            Ok(burn_pack::Tensor::new(name, dtype, shape, id, bytes))
+            if let Some((scheme, packed)) = packed(scheme, &shape, &bytes) {
+                let dtype = DType::QFloat(scheme);
+                return Ok(burn_pack::Tensor::new(name, dtype, shape, id, packed));
+            }
+            let Some(packed) = packed_six_bit(scheme, &shape, &bytes) else {
+                return Ok(burn_pack::Tensor::new(name, dtype, shape, id, bytes));
+            };
+            six_bit.insert(
+                name.clone(),
+                serde_json::json!({ "dtype": dtype, "shape": shape.as_slice() }),
+            );
+            let length = Shape::new([packed.len()]);
+            let packed = Bytes::from_bytes_vec(packed);
+            Ok(burn_pack::Tensor::new(name, DType::U8, length, id, packed))
         })
         .collect::<std::result::Result<Vec<_>, burn_pack::Error>>()
         .map_err(failed)?;
-    burn_pack::Writer::new(tensors).into_bytes().map_err(failed)
+    let mut writer = burn_pack::Writer::new(tensors);
+    if !six_bit.is_empty() {
+        let names = serde_json::Value::from(six_bit).to_string();
+        writer = writer.with_metadata(SIX_BIT_LEVELS, &names);
+    }
+    writer.into_bytes().map_err(failed)
+}
+
+/// The record metadata that names the tensors stored at six bits a level, each with the type
+/// and shape it loads as: `{"name": {"dtype": …, "shape": […]}}`.
+const SIX_BIT_LEVELS: &str = "clinitag.six_bit_levels";
+
+/// The largest level stored at six bits.
+const SIX_BIT_TOP: i8 = UNCALIBRATED_LEVEL as i8;
+
+/// `bytes` (8-bit levels, then padding and f16 block scales) with the levels packed four to
+/// three bytes, if the scheme is the one [`ToInt4`] writes and every level lies in −31…31.
+fn packed_six_bit(scheme: QuantScheme, shape: &Shape, bytes: &Bytes) -> Option<Vec<u8>> {
+    let count = shape.num_elements();
+    if !plain_eight_bit(scheme) || !count.is_multiple_of(4) || bytes.len() < count {
+        return None;
+    }
+    let (levels, rest) = bytes.split_at(count);
+    let mut packed = Vec::with_capacity(count / 4 * 3 + rest.len());
+    for four in levels.chunks_exact(4) {
+        let mut value = 0u32;
+        for (i, &byte) in four.iter().enumerate() {
+            let level = byte as i8;
+            if !(-SIX_BIT_TOP..=SIX_BIT_TOP).contains(&level) {
+                return None;
+            }
+            value |= u32::from(level as u8 & 0x3F) << (6 * i);
+        }
+        packed.extend_from_slice(&value.to_le_bytes()[..3]);
+    }
+    packed.extend_from_slice(rest);
+    Some(packed)
+}
+
+/// A record as [`pack_levels`] wrote it, with its six-bit tensors back in the type and bytes
+/// burn reads (a level a byte). A record without them is returned as it is.
+pub(crate) fn unpack_six_bit_levels(record: Bytes) -> Result<Bytes> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        dtype: DType,
+        shape: Vec<usize>,
+    }
+    let failed = |e: String| Error::Model(format!("bad weights: {e}"));
+    let reader =
+        burn_pack::Reader::from_bytes(record.clone()).map_err(|e| failed(e.to_string()))?;
+    let Some(names) = reader.metadata().get(SIX_BIT_LEVELS) else {
+        return Ok(record);
+    };
+    let mut six_bit: HashMap<String, Stored> =
+        serde_json::from_str(names).map_err(|e| failed(format!("{SIX_BIT_LEVELS}: {e}")))?;
+    let tensors = reader
+        .into_tensors()
+        .map_err(|e| failed(e.to_string()))?
+        .into_iter()
+        .map(|tensor| {
+            let (name, dtype, shape, id, bytes) =
+                tensor.into_parts().map_err(|e| failed(e.to_string()))?;
+            let Some(stored) = six_bit.remove(&name) else {
+                return Ok(burn_pack::Tensor::new(name, dtype, shape, id, bytes));
+            };
+            let count = stored
+                .shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .filter(|c| c.is_multiple_of(4));
+            let Some(count) = count else {
+                return Err(failed(format!("{name}: shape {:?}", stored.shape)));
+            };
+            let packed_length = count / 4 * 3;
+            if dtype != DType::U8 || bytes.len() < packed_length {
+                return Err(failed(format!(
+                    "{name}: {} bytes of {dtype:?} do not hold {count} six-bit levels",
+                    bytes.len()
+                )));
+            }
+            let (packed, rest) = bytes.split_at(packed_length);
+            let mut unpacked = Vec::with_capacity(count + rest.len());
+            for three in packed.chunks_exact(3) {
+                let value = u32::from_le_bytes([three[0], three[1], three[2], 0]);
+                // Each level's six bits moved to the top of a byte and shifted back down,
+                // which carries its sign.
+                unpacked
+                    .extend((0..4).map(|i| ((((value >> (6 * i)) as u8) << 2) as i8 >> 2) as u8));
+            }
+            unpacked.extend_from_slice(rest);
+            let shape = Shape::from(stored.shape);
+            let bytes = Bytes::from_bytes_vec(unpacked);
+            Ok(burn_pack::Tensor::new(name, stored.dtype, shape, id, bytes))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(name) = six_bit.keys().next() {
+        return Err(failed(format!(
+            "{SIX_BIT_LEVELS} names {name}, which the record lacks"
+        )));
+    }
+    burn_pack::Writer::new(tensors)
+        .into_bytes()
+        .map_err(|e| failed(e.to_string()))
+}
+
+fn plain_eight_bit(scheme: QuantScheme) -> bool {
+    scheme.value == QuantValue::Q8S
+        && scheme.store == QuantStore::Native
+        && scheme.tensor_scale().is_none()
 }
 
 /// `bytes` (8-bit levels, then their f16 block scales) as packed 4-bit levels and the same
@@ -154,9 +276,7 @@ pub(crate) fn pack_four_bit_levels(record: Bytes) -> Result<Bytes> {
 /// fill whole `u32` words (burn pads each row to a whole word otherwise).
 fn packed(scheme: QuantScheme, shape: &Shape, bytes: &Bytes) -> Option<(QuantScheme, Bytes)> {
     const PER_WORD: usize = 8;
-    let plain = scheme.value == QuantValue::Q8S
-        && scheme.store == QuantStore::Native
-        && scheme.tensor_scale().is_none();
+    let plain = plain_eight_bit(scheme);
     let count = shape.num_elements();
     let fills_words = shape
         .as_slice()

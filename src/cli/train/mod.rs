@@ -100,11 +100,11 @@ pub struct NeuralArgs {
     /// encoder's vocabulary shatters into 3+ pieces become pieces of their own.
     #[arg(long)]
     extend_vocabulary: Vec<PathBuf>,
-    /// BERT with a SentencePiece (Unigram) vocabulary, such as multilingual-e5-small: keep
-    /// only the pieces that the training and dev words and the words of these texts (.txt or
-    /// .txt.gz, repeatable) are cut into, and the characters they use.
-    #[arg(long)]
-    prune_vocabulary: Vec<PathBuf>,
+    /// BERT: keep only the pieces of the encoder's vocabulary (WordPiece or SentencePiece)
+    /// that the training and dev words and the words of these texts (.txt or .txt.gz, none or
+    /// more) are cut into, and the single characters they use.
+    #[arg(long, num_args = 0.., value_name = "TEXT")]
+    prune_vocabulary: Option<Vec<PathBuf>>,
     /// BERT: most pieces --extend-vocabulary adds.
     #[arg(long, default_value_t = 8000)]
     new_pieces: usize,

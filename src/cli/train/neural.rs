@@ -208,9 +208,9 @@ pub fn train_bert(args: &Args) -> Result<()> {
         );
     }
     let dev_sets = read_dev_sets(args)?;
-    if !args.neural.prune_vocabulary.is_empty() {
+    if let Some(prune_to) = &args.neural.prune_vocabulary {
         let mut texts = Vec::new();
-        for path in &args.neural.prune_vocabulary {
+        for path in prune_to {
             texts.push(corpus::read_text(path)?);
         }
         let segmentations: Vec<Segmentation> = texts.iter().map(|t| Segmentation::of(t)).collect();

@@ -372,6 +372,28 @@ impl BertTagger {
         write_stored(&self.header, stored)
     }
 
+    /// Keeps only the pieces of its vocabulary that `words` are cut into, and what any word
+    /// in their characters needs (see [`vocabulary::prune`]): each of those words is cut and
+    /// tagged as before, and the file is smaller by the embeddings of the pieces left out.
+    /// The header's training notes record what was kept (`vocabulary_pruned`).
+    pub fn prune_vocabulary<'w>(
+        &mut self,
+        words: impl IntoIterator<Item = &'w str>,
+    ) -> Result<vocabulary::Pruning> {
+        let pruning = vocabulary::prune_parts(
+            &mut self.header.tokenizer,
+            &mut self.header.encoder,
+            &mut self.network.encoder.embeddings.word_embeddings.weight,
+            words,
+        )?;
+        self.wordpieces = WordPieces::from_json(&self.header.tokenizer)?;
+        self.note(
+            "vocabulary_pruned",
+            serde_json::to_value(&pruning).expect("JSON values serialize"),
+        );
+        Ok(pruning)
+    }
+
     pub fn header(&self) -> &Header {
         &self.header
     }

@@ -254,7 +254,16 @@ impl EpochTrainer for BertEpochs<'_> {
     }
 
     fn resume(&mut self, latest: &[u8], read: &dyn Fn(&str) -> Result<Vec<u8>>) -> Result<()> {
-        self.model = BertTagger::from_bytes(latest, &self.device)?.network;
+        let checkpoint = BertTagger::from_bytes(latest, &self.device)?;
+        // The windows were cut with this run's vocabulary: a checkpoint of another (pruned
+        // or extended otherwise) would read every piece id as some other piece.
+        if checkpoint.header.tokenizer != self.header.tokenizer {
+            return Err(Error::Model(format!(
+                "the checkpoint was trained with another vocabulary ({} pieces; this run has {}): train afresh, or resume with the options it was started with",
+                checkpoint.header.encoder.vocab_size, self.header.encoder.vocab_size
+            )));
+        }
+        self.model = checkpoint.network;
         for (name, optimizer) in [
             ("optimizer.bin", &mut self.optimizer),
             ("crf-optimizer.bin", &mut self.crf_optimizer),
