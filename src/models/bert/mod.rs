@@ -376,6 +376,7 @@ impl BertTagger {
     /// in their characters needs (see [`vocabulary::prune`]): each of those words is cut and
     /// tagged as before, and the file is smaller by the embeddings of the pieces left out.
     /// The header's training notes record what was kept (`vocabulary_pruned`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn prune_vocabulary<'w>(
         &mut self,
         words: impl IntoIterator<Item = &'w str>,
