@@ -33,36 +33,46 @@ fn main() -> Result<(), Failure> {
         Some(at) => (&args[..at], Some(&args[at + 1..])),
         None => (&args[..], None),
     };
-    let usage =
-        "usage: store_quantized int8|int4 MODEL OUTPUT [CORPUS] [--prune-vocabulary CORPUS...]";
-    let (precision, input, output, calibration) = match args {
-        [precision, input, output] => (precision, input, output, None),
-        [precision, input, output, corpus] => (precision, input, output, Some(corpus)),
+    let usage = "usage: store_quantized int8|int4 MODEL OUTPUT [CORPUS] [--prune-vocabulary CORPUS...]\n       store_quantized repack MODEL OUTPUT";
+    let (mode, input, output, calibration) = match args {
+        [mode, input, output] => (mode, input, output, None),
+        [mode, input, output, corpus] => (mode, input, output, Some(corpus)),
         _ => return Err(usage.into()),
     };
+    if !["repack", "int8", "int4"].contains(&mode.as_str()) {
+        return Err(usage.into());
+    }
     let bytes = std::fs::read(input)?;
-    let precision = match precision.as_str() {
-        "int8" => Precision::Int8,
-        "int4" => Precision::Int4,
-        "repack" if calibration.is_none() && prune_to.is_none() => {
-            let stored = clinitag::models::repack(&bytes)?;
-            std::fs::write(output, &stored)?;
-            println!(
-                "{input}: {} bytes; {output}: {} bytes",
-                bytes.len(),
-                stored.len()
-            );
-            return Ok(());
-        }
-        other => return Err(format!("precision {other}: int8, int4 or repack\n{usage}").into()),
+    let stored = match (mode.as_str(), calibration, prune_to) {
+        ("repack", None, None) => clinitag::models::repack(&bytes)?,
+        ("int8", ..) => requantize(&bytes, Precision::Int8, calibration, prune_to)?,
+        ("int4", ..) => requantize(&bytes, Precision::Int4, calibration, prune_to)?,
+        _ => return Err(usage.into()),
     };
-    let mut model = Model::from_bytes(&bytes)?;
+    std::fs::write(output, &stored)?;
+    println!(
+        "{input}: {} bytes; {output}: {} bytes",
+        bytes.len(),
+        stored.len()
+    );
+    Ok(())
+}
+
+/// The model file `bytes` at `precision`, its vocabulary first pruned to the words of the
+/// corpora `prune_to`, its 4-bit rounding calibrated on the first sentences of `calibration`.
+fn requantize(
+    bytes: &[u8],
+    precision: Precision,
+    calibration: Option<&String>,
+    prune_to: Option<&[String]>,
+) -> Result<Vec<u8>, Failure> {
+    let mut model = Model::from_bytes(bytes)?;
     if let Some(corpora) = prune_to {
         let Model::Bert(tagger) = &mut model else {
             return Err("only a BERT model has a vocabulary of pieces to prune".into());
         };
         if corpora.is_empty() {
-            return Err(usage.into());
+            return Err("--prune-vocabulary needs at least one corpus".into());
         }
         let mut sentences = Vec::new();
         for corpus in corpora {
@@ -71,7 +81,7 @@ fn main() -> Result<(), Failure> {
         let pruning = tagger.prune_vocabulary(sentences.iter().flatten().map(String::as_str))?;
         println!("{}", serde_json::to_string(&pruning)?);
     }
-    let stored = match (model, calibration) {
+    Ok(match (model, calibration) {
         (Model::Bert(model), Some(corpus)) if precision == Precision::Int4 => {
             let mut sentences = corpus_sentences(corpus)?;
             sentences.truncate(CALIBRATION_SENTENCES);
@@ -86,14 +96,7 @@ fn main() -> Result<(), Failure> {
         (Model::BiLstmCrf(model), None) => model.to_bytes_at(precision)?,
         (Model::Bert(model), None) => model.to_bytes_at(precision)?,
         _ => return Err("only neural models have weights to quantize".into()),
-    };
-    std::fs::write(output, &stored)?;
-    println!(
-        "{input}: {} bytes; {output}: {} bytes",
-        bytes.len(),
-        stored.len()
-    );
-    Ok(())
+    })
 }
 
 /// The sentences (words) of a CoNLL `.tsv` file, or of the `.txt` files of a folder (sorted by

@@ -265,7 +265,8 @@ pub(crate) fn prune_parts<'w>(
         ),
         &old.device(),
     );
-    *table = Param::from_tensor(old.select(0, rows));
+    // The same parameter id, so that a pruned model's file is the same bytes each time.
+    *table = Param::initialized(table.id, old.select(0, rows));
     *config = BertConfig {
         vocab_size: kept.len(),
         ..config.clone()
@@ -337,19 +338,17 @@ impl Vocabulary {
     }
 
     /// The ids of the pieces that spell one of `characters` alone, at the start of a word
-    /// and within one.
+    /// and within one: SentencePiece marks a word's start (`▁c`, and `▁` alone), WordPiece
+    /// the pieces within a word (`##c`).
     fn single_characters(&self, characters: &BTreeSet<char>) -> Vec<u32> {
-        let continuing = match self {
-            Self::Unigram(_) => "",
-            Self::WordPiece { prefix, .. } => prefix,
+        let (marker, marker_alone) = match self {
+            Self::Unigram(_) => ("\u{2581}", true),
+            Self::WordPiece { prefix, .. } => (prefix.as_str(), false),
         };
         let wanted: BTreeSet<String> = characters
             .iter()
-            .flat_map(|c| match self {
-                // `▁` alone, and before each character, starts a word.
-                Self::Unigram(_) => vec![c.to_string(), format!("\u{2581}{c}"), "\u{2581}".into()],
-                Self::WordPiece { .. } => vec![c.to_string(), format!("{continuing}{c}")],
-            })
+            .flat_map(|c| [c.to_string(), format!("{marker}{c}")])
+            .chain(marker_alone.then(|| marker.to_string()))
             .collect();
         (0..self.len())
             .filter(|&id| wanted.contains(self.piece(id)))
