@@ -441,6 +441,10 @@ fn trains_a_bilstm_crf_on_tiny_data_with_checkpoints_and_resumes() {
         log.contains("epoch  2") && !log.contains("epoch  1 "),
         "{log}"
     );
+    // Not on a terminal, progress is logged as lines, the last at the end of the epoch's
+    // batches with no time left.
+    assert!(log.contains("epoch  2  100% ("), "{log}");
+    assert!(log.contains("s, 0s to go"), "{log}");
     // The learning rate halves after an epoch that does not improve dev F1, and resumes so.
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(checkpoints.join("state.json")).unwrap()).unwrap();

@@ -18,6 +18,7 @@ use clinitag::models::{Precision, Tagger};
 use clinitag::text::Segmentation;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -72,16 +73,24 @@ fn mean_dev_f1(dev_sets: &[DevSet], tagger: &dyn Tagger) -> f64 {
     total / dev_sets.len() as f64
 }
 
-/// Progress bars over each epoch's batches and a line per epoch.
+/// Progress over each epoch's batches and a line per epoch. On a terminal, a bar; otherwise
+/// (a training run logged to a file, which can take hours on a CPU) a line at each tenth of
+/// the epoch with the time it has taken and the time left at that pace.
 fn progress_printer() -> impl FnMut(Progress) {
+    let to_terminal = std::io::stderr().is_terminal();
     let mut epoch_bar: Option<ProgressBar> = None;
     let mut running_loss = 0.0f64;
+    let mut epoch_started = Instant::now();
+    let (mut epoch_number, mut epoch_batches) = (0, 0);
     move |progress: Progress| match progress {
         Progress::Start { batches, epoch } => {
             running_loss = 0.0;
-            epoch_bar = Some(bar(batches as u64, "training"));
-            if let Some(b) = &epoch_bar {
+            epoch_started = Instant::now();
+            (epoch_number, epoch_batches) = (epoch, batches);
+            if to_terminal {
+                let b = bar(batches as u64, "training");
                 b.set_message(format!("epoch {epoch}"));
+                epoch_bar = Some(b);
             }
         }
         Progress::Batch { done, loss } => {
@@ -91,6 +100,19 @@ fn progress_printer() -> impl FnMut(Progress) {
                 if done % 20 == 0 {
                     b.set_message(format!("loss {:.3}", running_loss / done as f64));
                 }
+                return;
+            }
+            let batches = epoch_batches.max(done);
+            let tenths = |n: usize| n * 10 / batches;
+            if tenths(done) > tenths(done.saturating_sub(1)) {
+                let seconds = epoch_started.elapsed().as_secs_f64();
+                let left = seconds / done as f64 * (batches - done) as f64;
+                eprintln!(
+                    "epoch {epoch_number:>2}  {:>3}% ({done}/{batches} batches)  loss {:.4}  \
+                     {seconds:.0}s, {left:.0}s to go",
+                    done * 100 / batches,
+                    running_loss / done as f64,
+                );
             }
         }
         Progress::Epoch(report) => {
