@@ -15,6 +15,9 @@
 //!
 //! `repack MODEL OUTPUT` rewrites a file's weights as this build stores them, rounding
 //! nothing again (`models::repack`).
+//!
+//! `sizes MODEL` prints where a file's bytes go: the header, then the stored tensors grouped
+//! by their path with the layer numbers left out (`encoder.layers.*.intermediate.weight`).
 
 use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::files_with_extension;
@@ -33,7 +36,12 @@ fn main() -> Result<(), Failure> {
         Some(at) => (&args[..at], Some(&args[at + 1..])),
         None => (&args[..], None),
     };
-    let usage = "usage: store_quantized int8|int4 MODEL OUTPUT [CORPUS] [--prune-vocabulary CORPUS...]\n       store_quantized repack MODEL OUTPUT";
+    let usage = "usage: store_quantized int8|int4 MODEL OUTPUT [CORPUS] [--prune-vocabulary CORPUS...]\n       store_quantized repack MODEL OUTPUT\n       store_quantized sizes MODEL";
+    if let [mode, input] = args {
+        if mode == "sizes" && prune_to.is_none() {
+            return print_sizes(&std::fs::read(input)?);
+        }
+    }
     let (mode, input, output, calibration) = match args {
         [mode, input, output] => (mode, input, output, None),
         [mode, input, output, corpus] => (mode, input, output, Some(corpus)),
@@ -55,6 +63,34 @@ fn main() -> Result<(), Failure> {
         bytes.len(),
         stored.len()
     );
+    Ok(())
+}
+
+/// The bytes of the model file `bytes` by part, largest first, with their share of the file.
+fn print_sizes(bytes: &[u8]) -> Result<(), Failure> {
+    let mut parts: Vec<(String, String, usize, usize)> = Vec::new();
+    for (name, dtype, size) in clinitag::models::stored_sizes(bytes)? {
+        let group: Vec<&str> = name
+            .split('.')
+            .map(|part| match part.parse::<usize>() {
+                Ok(_) => "*",
+                Err(_) => part,
+            })
+            .collect();
+        let group = group.join(".");
+        match parts.iter_mut().find(|p| p.0 == group && p.1 == dtype) {
+            Some(part) => (part.2, part.3) = (part.2 + size, part.3 + 1),
+            None => parts.push((group, dtype, size, 1)),
+        }
+    }
+    parts.sort_by_key(|part| std::cmp::Reverse(part.2));
+    println!("| part | stored as | tensors | bytes | share of the file |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (group, dtype, size, count) in parts {
+        let share = 100.0 * size as f64 / bytes.len() as f64;
+        println!("| {group} | {dtype} | {count} | {size} | {share:.1} % |");
+    }
+    println!("| the file | | | {} | |", bytes.len());
     Ok(())
 }
 

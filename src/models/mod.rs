@@ -302,6 +302,34 @@ pub fn repack(file: &[u8]) -> Result<Vec<u8>> {
     Ok(container::write(Kind::Model, stored.header, &weights))
 }
 
+/// Where a model file's bytes go: its header (labels, settings and, for a BERT, the
+/// tokenizer) and then each stored tensor by its path in the network, with its type as
+/// stored and its bytes. For measuring what a smaller file would
+/// have to give up (`examples/store_quantized.rs sizes`).
+pub fn stored_sizes(file: &[u8]) -> Result<Vec<(String, String, usize)>> {
+    let stored = container::read(Kind::Model, file)?;
+    let weights = burn::tensor::Bytes::from_bytes_vec(stored.weights.to_vec());
+    let failed = |e: burn_pack::Error| Error::Model(format!("bad weights: {e}"));
+    let reader = burn_pack::Reader::from_bytes(weights).map_err(failed)?;
+    let six_bit = quantize::six_bit_names(&reader)?;
+    let tensors = reader.into_tensors().map_err(failed)?;
+    let mut sizes = vec![(
+        "header".to_string(),
+        "JSON".to_string(),
+        stored.header.len(),
+    )];
+    for tensor in tensors {
+        let (name, dtype, _, _, bytes) = tensor.into_parts().map_err(failed)?;
+        let dtype = match dtype {
+            _ if six_bit.contains(&name) => "6-bit levels".to_string(),
+            DType::QFloat(scheme) => format!("{:?}", scheme.value),
+            dtype => format!("{dtype:?}"),
+        };
+        sizes.push((name, dtype, bytes.len()));
+    }
+    Ok(sizes)
+}
+
 /// `network`, built on the CPU (`Device::flex()`), with the weights of a model file's body,
 /// moved to `device`; and the precision the file stores them at (the lowest of its weights).
 ///
@@ -676,6 +704,14 @@ mod tests {
         assert!(before_packing.len() > six.len() + 200 * 384 / 5);
         assert_eq!(repack(&before_packing).unwrap(), six);
         assert_eq!(repack(&six).unwrap(), six);
+        // Where the bytes go: the table as six-bit levels, 3 bytes for 4 values and the scales.
+        let sizes = stored_sizes(&six).unwrap();
+        let weight = sizes.iter().find(|s| s.0 == "weight").unwrap();
+        assert_eq!(weight.1, "6-bit levels");
+        assert_eq!(weight.2, 200 * 384 / 4 * 3 + 200 * 384 / 32 * 2);
+        assert!(sizes.iter().map(|s| s.2).sum::<usize>() < six.len());
+        let before = stored_sizes(&before_packing).unwrap();
+        assert_eq!(before.iter().find(|s| s.0 == "weight").unwrap().1, "Q8S");
 
         // A record whose six-bit tensor lost bytes, or whose metadata names a tensor it
         // lacks: refused with the reason, never a panic.

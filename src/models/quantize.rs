@@ -210,11 +210,10 @@ pub(crate) fn unpack_six_bit_levels(record: Bytes) -> Result<Bytes> {
     let failed = |e: String| Error::Model(format!("bad weights: {e}"));
     let reader =
         burn_pack::Reader::from_bytes(record.clone()).map_err(|e| failed(e.to_string()))?;
-    let Some(names) = reader.metadata().get(SIX_BIT_LEVELS) else {
+    let mut six_bit = six_bit_tensors::<Stored>(&reader)?;
+    if six_bit.is_empty() {
         return Ok(record);
-    };
-    let mut six_bit: HashMap<String, Stored> =
-        serde_json::from_str(names).map_err(|e| failed(format!("{SIX_BIT_LEVELS}: {e}")))?;
+    }
     let tensors = reader
         .into_tensors()
         .map_err(|e| failed(e.to_string()))?
@@ -263,6 +262,23 @@ pub(crate) fn unpack_six_bit_levels(record: Bytes) -> Result<Bytes> {
     burn_pack::Writer::new(tensors)
         .into_bytes()
         .map_err(|e| failed(e.to_string()))
+}
+
+/// The tensors a record stores at six bits a level ([`SIX_BIT_LEVELS`]), by name.
+fn six_bit_tensors<T: serde::de::DeserializeOwned>(
+    reader: &burn_pack::Reader,
+) -> Result<HashMap<String, T>> {
+    let Some(names) = reader.metadata().get(SIX_BIT_LEVELS) else {
+        return Ok(HashMap::new());
+    };
+    serde_json::from_str(names)
+        .map_err(|e| Error::Model(format!("bad weights: {SIX_BIT_LEVELS}: {e}")))
+}
+
+/// The names of the tensors a record stores at six bits a level.
+pub(crate) fn six_bit_names(reader: &burn_pack::Reader) -> Result<Vec<String>> {
+    let tensors = six_bit_tensors::<serde::de::IgnoredAny>(reader)?;
+    Ok(tensors.into_keys().collect())
 }
 
 fn plain_eight_bit(scheme: QuantScheme) -> bool {
