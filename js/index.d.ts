@@ -30,7 +30,8 @@ export interface CreateTaggerOptions {
   maxLength?: number;
   /** BERT models: most windows per forward pass (default 32). */
   batchWindows?: number;
-  /** With several models: their weights in the ensemble, in order (default: equal). */
+  /** With several models: their weights in the ensemble, in order (default: each model's
+   *  own, which its file gives: 1 unless chosen otherwise on dev). */
   weights?: number[];
   /** Tag every other occurrence, in the same text, of a text found as an entity (default
    *  true). */

@@ -46,7 +46,8 @@ export interface LoadOptions {
   /** BERT models: most windows (a sentence, or part of a long one) per forward pass
    *  (default 32). */
   batchWindows?: number;
-  /** With several models: their weights in the ensemble, in order (default: equal). */
+  /** With several models: their weights in the ensemble, in order (default: each model's
+   *  own, which its file gives: 1 unless chosen otherwise on dev). */
   weights?: number[];
   /** "auto": also measure a software graphics adapter (SwiftShader, llvmpipe, WARP) against
    *  the CPU instead of refusing it (default false: such adapters are nearly always slower). */
@@ -300,11 +301,7 @@ impl Tagger {
         run_constructors_once();
         let options = LoadOptions::from_js(options)?;
         let files = model_files(&model)?;
-        let weights = options
-            .weights
-            .clone()
-            .unwrap_or_else(|| vec![1.0; files.len()]);
-        if weights.len() != files.len() {
+        if let Some(weights) = options.weights.as_ref().filter(|w| w.len() != files.len()) {
             return Err(js_error(format!(
                 "bad options: {} weights for {} models",
                 weights.len(),
@@ -321,14 +318,14 @@ impl Tagger {
         // and the CRF's scores are read back synchronously there.
         let read = || {
             let mut members = Vec::with_capacity(files.len());
-            for (bytes, &weight) in files.iter().zip(&weights) {
+            for bytes in &files {
                 let mut model = Model::from_bytes(bytes)?;
                 if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
                     bert.set_batch_windows(windows);
                 }
-                members.push((model, weight));
+                members.push(model);
             }
-            Model::ensemble(members)
+            Model::ensemble(members, options.weights.as_deref())
         };
         let rules = AutoRules {
             allow_software_adapter: options.allow_software_adapter.unwrap_or(false),

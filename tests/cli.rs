@@ -367,6 +367,39 @@ fn an_ensemble_of_the_shipped_spanish_models_beats_each_of_them() {
     assert!(fails(&args).contains("ensemble"));
 }
 
+/// The shipped English BERT's file gives it twice the Bi-LSTM-CRF's weight (chosen on dev):
+/// an ensemble given no weights uses it, and equal weights tag differently.
+#[test]
+fn the_english_ensemble_weighs_its_members_as_their_files_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let devel = std::fs::read_to_string(data().join("bc5cdr/devel.tsv")).unwrap();
+    let sentences: Vec<&str> = devel.split("\n\n").take(300).collect();
+    let input = dir.path().join("devel-300.tsv");
+    std::fs::write(&input, sentences.join("\n\n") + "\n").unwrap();
+    let (bilstm, bert) = ("models/bilstm-crf-en.clinitag", "models/bert-en.clinitag");
+    let tag = |name: &str, weights: Option<&str>| -> String {
+        let output = dir.path().join(name);
+        let mut args = vec!["tag", "--lang", "en", "-m", bilstm, "-m", bert];
+        args.extend(weights.map(|w| ["--weights", w]).into_iter().flatten());
+        args.extend([path(&input), "-o", path(&output)]);
+        ok(&args);
+        std::fs::read_to_string(output).unwrap()
+    };
+    let default = tag("default.tsv", None);
+    assert_eq!(default, tag("one-two.tsv", Some("1,2")));
+    let equal = tag("equal.tsv", Some("1,1"));
+    let tags = |conll: &str| -> Vec<String> {
+        conll
+            .lines()
+            .filter_map(|line| line.split('\t').nth(1).map(str::to_string))
+            .collect()
+    };
+    let (default, equal) = (tags(&default), tags(&equal));
+    assert_eq!(default.len(), equal.len());
+    let differing = default.iter().zip(&equal).filter(|(a, b)| a != b).count();
+    assert!(differing > 0, "{} words tagged alike", default.len());
+}
+
 #[test]
 fn bad_input_gets_a_clear_error_and_a_failing_exit() {
     let dir = tempfile::tempdir().unwrap();

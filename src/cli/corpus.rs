@@ -167,14 +167,15 @@ pub fn load_models(paths: &[PathBuf], weights: &[f32]) -> Result<Box<dyn Tagger 
         return load_model(path);
     }
     let mut members = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
+    for path in paths {
         let bytes =
             std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
         let model = models::Model::from_bytes(&bytes)
             .with_context(|| format!("loading model {}", path.display()))?;
-        members.push((model, weights.get(i).copied().unwrap_or(1.0)));
+        members.push(model);
     }
-    Ok(Box::new(models::Model::ensemble(members)?))
+    let weights = (!weights.is_empty()).then_some(weights);
+    Ok(Box::new(models::Model::ensemble(members, weights)?))
 }
 
 fn progress(len: usize, message: &'static str) -> ProgressBar {

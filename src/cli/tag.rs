@@ -57,7 +57,8 @@ pub struct Args {
     /// Given more than once, the models tag as an ensemble: their tag probabilities averaged.
     #[arg(short, long)]
     model: Vec<PathBuf>,
-    /// The ensemble members' weights, in the order of --model (default: equal).
+    /// The ensemble members' weights, in the order of --model (default: each model's own, from
+    /// its file: 1 unless `train --ensemble-weight` set another).
     #[arg(long, value_delimiter = ',', requires = "model")]
     weights: Vec<f32>,
     /// SNOMED CT concept index that gives mentions their concepts [default:

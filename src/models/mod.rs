@@ -85,13 +85,40 @@ impl Model {
         ))
     }
 
-    /// Several models read as one, each with its weight (see [`Ensemble`]); a single model
-    /// is returned as it is.
-    pub fn ensemble(mut models: Vec<(Model, f32)>) -> Result<Self> {
-        if models.len() == 1 {
-            return Ok(models.remove(0).0);
+    /// Several models read as one (see [`Ensemble`]), weighted by `weights`, one for each
+    /// model, or else each by its own [`Model::ensemble_weight`]; a single model is returned
+    /// as it is.
+    pub fn ensemble(models: Vec<Model>, weights: Option<&[f32]>) -> Result<Self> {
+        if let Some(weights) = weights.filter(|weights| weights.len() != models.len()) {
+            return Err(Error::Model(format!(
+                "{} weights for {} models",
+                weights.len(),
+                models.len()
+            )));
         }
-        Ok(Model::Ensemble(Box::new(Ensemble::new(models)?)))
+        let mut members: Vec<(Model, f32)> = models
+            .into_iter()
+            .enumerate()
+            .map(|(i, model)| {
+                let weight = weights.map_or_else(|| model.ensemble_weight(), |w| w[i]);
+                (model, weight)
+            })
+            .collect();
+        if members.len() == 1 {
+            return Ok(members.remove(0).0);
+        }
+        Ok(Model::Ensemble(Box::new(Ensemble::new(members)?)))
+    }
+
+    /// The weight the model takes in an ensemble when the caller gives none: what its file
+    /// says (chosen on dev with the language's other shipped model; see
+    /// [`with_ensemble_weight`]), else 1.
+    pub fn ensemble_weight(&self) -> f32 {
+        match self {
+            Model::BiLstmCrf(model) => model.header().ensemble_weight,
+            Model::Bert(model) => model.header().ensemble_weight,
+            Model::Dictionary(_) | Model::Ensemble(_) => 1.0,
+        }
     }
 
     /// The same model computing on `device` (models without tensors stay as they are).
@@ -302,10 +329,43 @@ pub fn repack(file: &[u8]) -> Result<Vec<u8>> {
     Ok(container::write(Kind::Model, stored.header, &weights))
 }
 
+/// The model file with `weight` as its weight in an ensemble when the caller gives none
+/// ([`Model::ensemble_weight`]): the header rewritten, the weights as they were.
+pub fn with_ensemble_weight(file: &[u8], weight: f32) -> Result<Vec<u8>> {
+    if !(weight.is_finite() && weight > 0.0) {
+        return Err(Error::Model(format!(
+            "an ensemble weight must be positive, not {weight}"
+        )));
+    }
+    let stored = container::read(Kind::Model, file)?;
+    let bad = |e: String| Error::Model(format!("bad model header: {e}"));
+    let mut header: serde_json::Value =
+        serde_json::from_slice(stored.header).map_err(|e| bad(e.to_string()))?;
+    let fields = header
+        .as_object_mut()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
+    // Absent means 1, so that files written before the field existed read as they did.
+    if is_unit_weight(&weight) {
+        fields.remove("ensemble_weight");
+    } else {
+        fields.insert("ensemble_weight".into(), weight.into());
+    }
+    let header = serde_json::to_vec(&header).expect("a header always serialises");
+    Ok(container::write(Kind::Model, &header, stored.weights))
+}
+
+pub(crate) fn unit_weight() -> f32 {
+    1.0
+}
+
+pub(crate) fn is_unit_weight(weight: &f32) -> bool {
+    *weight == 1.0
+}
+
 /// Where a model file's bytes go: its header (labels, settings and, for a BERT, the
 /// tokenizer) and then each stored tensor by its path in the network, with its type as
-/// stored and its bytes. For measuring what a smaller file would
-/// have to give up (`examples/store_quantized.rs sizes`).
+/// stored and its bytes. For measuring what a smaller file would have to give up
+/// (`examples/store_quantized.rs sizes`).
 pub fn stored_sizes(file: &[u8]) -> Result<Vec<(String, String, usize)>> {
     let stored = container::read(Kind::Model, file)?;
     let weights = burn::tensor::Bytes::from_bytes_vec(stored.weights.to_vec());
@@ -519,6 +579,36 @@ mod tests {
     use super::*;
     use burn::module::Module;
     use burn::tensor::Device;
+
+    /// A shipped file given another ensemble weight: its header says so, its weights are
+    /// untouched, and it reads back to no weight of its own at 1.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn an_ensemble_weight_is_written_into_the_header_alone() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/bilstm-crf-es.clinitag");
+        let file = std::fs::read(path).unwrap();
+        assert_eq!(Model::from_bytes(&file).unwrap().ensemble_weight(), 1.0);
+        let weighted = with_ensemble_weight(&file, 2.5).unwrap();
+        assert_eq!(Model::from_bytes(&weighted).unwrap().ensemble_weight(), 2.5);
+        let stored = |file: &[u8]| {
+            let stored = container::read(Kind::Model, file).unwrap();
+            let header: serde_json::Value = serde_json::from_slice(stored.header).unwrap();
+            (header, stored.weights.to_vec())
+        };
+        let ((before, weights), (after, weights_after)) = (stored(&file), stored(&weighted));
+        assert_eq!(weights, weights_after);
+        assert_eq!(after["ensemble_weight"], 2.5);
+        assert_eq!(after["training"], before["training"]);
+        let unweighted = with_ensemble_weight(&weighted, 1.0).unwrap();
+        assert_eq!(stored(&unweighted), (before, weights));
+        for weight in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let error = with_ensemble_weight(&file, weight).unwrap_err();
+            assert!(error.to_string().contains("positive"), "{error}");
+        }
+        let mut damaged = file.clone();
+        damaged[file.len() / 2] ^= 1;
+        assert!(with_ensemble_weight(&damaged, 2.0).is_err());
+    }
 
     #[test]
     fn runs_dequantize_as_burn_does() {

@@ -8,7 +8,8 @@
 // and both compared with the command-line tool's entities, offsets in UTF-16 code units (the
 // case begins with an emoji, so they differ from characters). Also: a damaged model is
 // refused with a message, a closed tagger refuses work, both Spanish models given as a list tag
-// as the CLI's ensemble does (and a Spanish and an English one are refused), Node.js builds and uses the user's
+// as the CLI's ensemble does (and a Spanish and an English one are refused), so do both English
+// models with the weight the BERT's file gives it, Node.js builds and uses the user's
 // terminology (the page test does in Chromium), an application's TypeScript type-checks
 // against the package's types, and the tarball's size is printed.
 //
@@ -27,6 +28,7 @@ const CASE = join(ROOT, "../shared/data/pharmaconer/dev/subtrack1/S0212-71992006
 const MODEL = join(ROOT, "models/bilstm-crf-es.clinitag");
 const BERT = join(ROOT, "models/bert-es.clinitag");
 const ENGLISH = join(ROOT, "models/bilstm-crf-en.clinitag");
+const ENGLISH_BERT = join(ROOT, "models/bert-en.clinitag");
 const INDEX = join(ROOT, "models/snomed-es.idx");
 const FHIR = join(ROOT, "tests/fixtures/fhir/CodeSystem-es-test.json");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".json": "application/json", ".wasm": "application/wasm" };
@@ -50,6 +52,18 @@ const expected = cli.entities.map((e) => [e.start, e.end, e.type, e.text, e.conc
 const cliEnsemble = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
   ["tag", "--model", MODEL, "--model", BERT, "--no-index", "--offsets", "utf16", "--format", "json", textFile], { encoding: "utf8" }));
 assert.ok(expected.length > 20, `the CLI found ${expected.length} entities`);
+// The English ensemble: its BERT's file weighs it twice the Bi-LSTM-CRF (chosen on dev), which
+// the CLI and the package both take when no weights are given; equal weights tag otherwise.
+const englishText = (await readFile(join(ROOT, "../shared/data/bc5cdr/devel.tsv"), "utf8"))
+  .split(/\n\s*\n/).slice(0, 100)
+  .map((sentence) => sentence.split("\n").map((line) => line.split("\t")[0]).join(" ")).join("\n");
+const englishFile = join(project, "english.txt");
+await writeFile(englishFile, englishText);
+const englishEnsemble = (weights) => JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
+  ["tag", "--lang", "en", "--model", ENGLISH, "--model", ENGLISH_BERT, ...weights, "--no-index", "--offsets", "utf16",
+    "--format", "json", englishFile], { encoding: "utf8" })).entities.map((e) => [e.start, e.end, e.type, e.text]);
+const cliEnglish = englishEnsemble([]);
+assert.notDeepEqual(cliEnglish, englishEnsemble(["--weights", "1,1"]), "the file's weight changes what the ensemble finds");
 
 function check(where, entities) {
   const found = entities.map((e) => [e.start, e.end, e.type, e.text, e.concept?.id ?? null]);
@@ -105,6 +119,9 @@ try {
     both.close();
     const mixed = await createTagger({ model: [${JSON.stringify(MODEL)}, ${JSON.stringify(ENGLISH)}] })
       .then(() => "loaded", (e) => e.message);
+    const english = await createTagger({ model: [${JSON.stringify(ENGLISH)}, ${JSON.stringify(ENGLISH_BERT)}] });
+    const englishEntities = await english.tag(await readFile(${JSON.stringify(englishFile)}, "utf8"));
+    english.close();
     // The user's terminology: a FHIR CodeSystem on top of the shipped index names a brand.
     const brand = "Se pautó Gelocatil y Nolotil por el dolor.";
     const before = (await tagger.tag(brand)).map((e) => e.concept?.id ?? null);
@@ -115,7 +132,7 @@ try {
     tagger.close();
     const closed = await tagger.tag("paracetamol").then(() => "tagged", (e) => e.message);
     console.log(JSON.stringify({ backend: tagger.backend, fallbackReason: tagger.fallbackReason, language: tagger.language,
-      entities, damaged, ensemble, mixed, closed, before, after, sources: summary.sources, loadMs: loaded - started, tagMs: tagged - loaded }));
+      entities, damaged, ensemble, mixed, englishEntities, closed, before, after, sources: summary.sources, loadMs: loaded - started, tagMs: tagged - loaded }));
   `);
   const node = JSON.parse(execFileSync("node", ["node-check.mjs"], { cwd: project, encoding: "utf8" }));
   check("Node.js", node.entities);
@@ -127,6 +144,8 @@ try {
   assert.deepEqual(node.ensemble.entities.map((e) => [e.start, e.end, e.type, e.text]),
     cliEnsemble.entities.map((e) => [e.start, e.end, e.type, e.text]), "the ensemble finds what the CLI's does");
   assert.match(node.mixed, /cannot combine/);
+  assert.deepEqual(node.englishEntities.map((e) => [e.start, e.end, e.type, e.text]), cliEnglish,
+    "the English ensemble finds what the CLI's does, its BERT weighted as its file says");
   assert.match(node.ensemble.failedLoad, /\w{3,}/);
   assert.deepEqual(node.ensemble.afterFailedLoad, ["ensemble", ["paracetamol"]], "a failed load keeps the tagger in use");
   assert.match(node.closed, /closed/);

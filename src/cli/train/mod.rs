@@ -136,6 +136,11 @@ pub struct NeuralArgs {
     /// Continue from the checkpoints folder instead of starting over.
     #[arg(long, requires = "checkpoints")]
     resume: bool,
+    /// The model's weight in an ensemble when `tag --weights` (or the page) gives none, chosen
+    /// on dev against the language's other model; with --resume after the last epoch, it
+    /// rewrites the best model without training.
+    #[arg(long, default_value_t = 1.0)]
+    ensemble_weight: f32,
 }
 
 /// An annotated training corpus: a BRAT folder or a CoNLL file, never plain text.

@@ -14,7 +14,7 @@ use clinitag::models::bilstm_crf::train::{train, TrainingConfig};
 use clinitag::models::bilstm_crf::{word_key, BiLstmCrfTagger, Lexicon};
 use clinitag::models::embeddings::{SkipGramConfig, SubwordEmbeddings};
 use clinitag::models::training::{labelled_sentences, Checkpoints, LabelledSentence, Progress};
-use clinitag::models::{Precision, Tagger};
+use clinitag::models::{self, Precision, Tagger};
 use clinitag::text::Segmentation;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
@@ -147,6 +147,14 @@ fn write_and_score(
     started: Instant,
     training_seconds: f64,
 ) -> Result<()> {
+    let weight = args.neural.ensemble_weight;
+    let weighted;
+    let bytes = if weight == 1.0 {
+        bytes
+    } else {
+        weighted = models::with_ensemble_weight(bytes, weight)?;
+        &weighted
+    };
     corpus::write_file(&args.output, bytes)?;
     eprintln!(
         "trained in {:.0}s (all steps {:.0}s); wrote {} ({} bytes, {:?} weights)",

@@ -68,6 +68,12 @@ pub struct Header {
     /// Provenance: the encoder, how the model was trained and what it scored on dev.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// Its weight in an ensemble when the caller gives none (see [`super::Model::ensemble`]).
+    #[serde(
+        default = "super::unit_weight",
+        skip_serializing_if = "super::is_unit_weight"
+    )]
+    pub ensemble_weight: f32,
 }
 
 /// The tokenizer of an encoder, cutting one word at a time into piece ids.

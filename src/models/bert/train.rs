@@ -311,6 +311,7 @@ pub fn train(
             "sentences": train.len(),
             "windows": examples.len(),
         }),
+        ensemble_weight: 1.0,
     };
     // Forked and set to train: a module merely moved from the CPU device onto the autodiff
     // one would compute but get no gradients, and the encoder would stay frozen.

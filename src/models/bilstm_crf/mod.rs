@@ -39,6 +39,12 @@ pub struct Header {
     /// Provenance: how the model was trained and what it scored on dev.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// Its weight in an ensemble when the caller gives none (see [`super::Model::ensemble`]).
+    #[serde(
+        default = "super::unit_weight",
+        skip_serializing_if = "super::is_unit_weight"
+    )]
+    pub ensemble_weight: f32,
 }
 
 pub struct BiLstmCrfTagger {

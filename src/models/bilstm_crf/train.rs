@@ -157,6 +157,7 @@ pub fn train(
             "pretrained_embeddings": pretrained.is_some(),
             "sentences": train.len(),
         }),
+        ensemble_weight: 1.0,
     };
     let mut model = BiLstmCrf::new(&network_config, constraints, &device);
     if let Some(embeddings) = pretrained {
