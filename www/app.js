@@ -13,7 +13,7 @@ const ARCHITECTURES = {
   ensemble: "Bi-LSTM-CRF + BERT (ensemble)",
   dictionary: "Dictionary (baseline)",
 };
-// The Bi-LSTM-CRF first: a 3.7 MB download that tags in about a second on any CPU. BERT (larger,
+// The Bi-LSTM-CRF first: a 2–3 MB download that tags in about a second on any CPU. BERT (larger,
 // slower without a real GPU) and the two together, the most accurate, are one click away.
 const PREFERRED = ["bilstm-crf", "bert", "ensemble", "dictionary"];
 // The models an ensemble choice combines, from the manifest's entries of one language.
