@@ -419,6 +419,21 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit() {
     std::fs::write(&bad_conll, "a\tO\nb\tQ-X\n").unwrap();
     assert!(fails(&["tag", "--lang", "en", path(&bad_conll)]).contains("line 2"));
     assert!(fails(&["eval", path(&note), path(dir.path())]).contains("both"));
+    // Refused when the command is read, before any training.
+    let train = [
+        "train",
+        "--arch",
+        "bert",
+        "--train",
+        path(&note),
+        "-o",
+        path(&note),
+    ];
+    for weight in ["0", "-1", "NaN", "inf", "two"] {
+        let flag = format!("--ensemble-weight={weight}");
+        let error = fails(&[&train[..], &[flag.as_str()]].concat());
+        assert!(error.contains("not a positive number"), "{weight}: {error}");
+    }
 }
 
 #[test]

@@ -139,8 +139,16 @@ pub struct NeuralArgs {
     /// The model's weight in an ensemble when `tag --weights` (or the page) gives none, chosen
     /// on dev against the language's other model; with --resume after the last epoch, it
     /// rewrites the best model without training.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive_weight)]
     ensemble_weight: f32,
+}
+
+/// A weight refused when the command is read, not after hours of training.
+fn positive_weight(text: &str) -> std::result::Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(weight) if weight.is_finite() && weight > 0.0 => Ok(weight),
+        _ => Err(format!("'{text}' is not a positive number")),
+    }
 }
 
 /// An annotated training corpus: a BRAT folder or a CoNLL file, never plain text.
