@@ -149,6 +149,7 @@ fn write_and_score(
 ) -> Result<()> {
     let weight = args.neural.ensemble_weight;
     let weighted;
+    // Rewriting the header would only reorder its fields when the weight is the default.
     let bytes = if weight == 1.0 {
         bytes
     } else {
