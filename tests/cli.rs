@@ -434,6 +434,14 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit() {
         let error = fails(&[&train[..], &[flag.as_str()]].concat());
         assert!(error.contains("not a positive number"), "{weight}: {error}");
     }
+    for minutes in ["-1", "NaN", "inf", "half"] {
+        let flag = format!("--checkpoint-minutes={minutes}");
+        let error = fails(&[&train[..], &[flag.as_str()]].concat());
+        assert!(
+            error.contains("not a number of minutes"),
+            "{minutes}: {error}"
+        );
+    }
 }
 
 #[test]
@@ -620,6 +628,47 @@ fn fine_tunes_bert_on_tiny_data_with_a_spanish_vocabulary_and_resumes() {
     assert!(!pruned.status.success(), "{log}");
     assert!(log.contains("pieces kept for"), "{log}");
     assert!(log.contains("another vocabulary"), "{log}");
+
+    // A run killed within an epoch (as the end of a working session kills a long one) goes
+    // on from the batch after its last checkpoint, saved here after every batch.
+    let third = [&common[..], &["--epochs", "3", "--resume"]].concat();
+    let mut killed = Command::new(env!("CARGO_BIN_EXE_clinitag"))
+        .args([&third[..], &["--checkpoint-minutes", "0"]].concat())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = || -> Option<serde_json::Value> {
+        serde_json::from_slice(&std::fs::read(checkpoints.join("state.json")).ok()?).ok()
+    };
+    loop {
+        if state().is_some_and(|s| s["unfinished"]["batches_done"].as_u64() > Some(0)) {
+            killed.kill().unwrap();
+            killed.wait().unwrap();
+            break;
+        }
+        assert!(
+            killed.try_wait().unwrap().is_none(),
+            "the third epoch ended before a checkpoint within it was seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let resumed = clinitag(&third);
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("epoch  3  goes on from its checkpoint after "))
+        .unwrap_or_else(|| panic!("{log}"));
+    let (done, batches) = line.rsplit(' ').nth(1).unwrap().split_once('/').unwrap();
+    let (done, batches): (u64, u64) = (done.parse().unwrap(), batches.parse().unwrap());
+    assert!(0 < done && done < batches, "{line}");
+    // Three whole epochs' steps: the learning rate's schedule went on from where it stood.
+    let state = state().unwrap();
+    assert_eq!(state["epoch"], 3);
+    assert_eq!(state["step"].as_u64(), Some(3 * batches), "{state}");
+    assert!(state.get("unfinished").is_none(), "{state}");
 
     // The model tags through the same command as every other, on exact character offsets.
     let note = dir.path().join("note.txt");

@@ -130,10 +130,15 @@ pub struct NeuralArgs {
     /// Neural models: how the written file stores the weights (dev is scored on what is written).
     #[arg(long, value_enum, default_value = "f16")]
     precision: Storage,
-    /// Folder for checkpoints (latest and best model, optimizer state) after every epoch.
+    /// Folder for checkpoints (latest and best model, optimizer state) after every epoch,
+    /// and every --checkpoint-minutes within one.
     #[arg(long)]
     checkpoints: Option<PathBuf>,
-    /// Continue from the checkpoints folder instead of starting over.
+    /// Minutes between checkpoints within an epoch (0: after every batch).
+    #[arg(long, default_value_t = 30.0, value_name = "MINUTES", value_parser = minutes)]
+    checkpoint_minutes: f64,
+    /// Continue from the checkpoints folder instead of starting over: from the last epoch
+    /// saved, or from within the epoch where the run stopped.
     #[arg(long, requires = "checkpoints")]
     resume: bool,
     /// The model's weight in an ensemble when `tag --weights` (or the page) gives none, chosen
@@ -148,6 +153,13 @@ fn positive_weight(text: &str) -> std::result::Result<f32, String> {
     match text.parse::<f32>() {
         Ok(weight) if weight.is_finite() && weight > 0.0 => Ok(weight),
         _ => Err(format!("'{text}' is not a positive number")),
+    }
+}
+
+fn minutes(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(minutes) if minutes.is_finite() && minutes >= 0.0 => Ok(minutes),
+        _ => Err(format!("'{text}' is not a number of minutes")),
     }
 }
 

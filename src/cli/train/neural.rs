@@ -81,24 +81,37 @@ fn progress_printer() -> impl FnMut(Progress) {
     let mut epoch_bar: Option<ProgressBar> = None;
     let mut running_loss = 0.0f64;
     let mut epoch_started = Instant::now();
-    let (mut epoch_number, mut epoch_batches) = (0, 0);
+    // Batches done before this run (a resumed epoch): the mean loss and the pace are this
+    // run's own.
+    let (mut epoch_number, mut epoch_batches, mut done_before) = (0, 0, 0);
     move |progress: Progress| match progress {
-        Progress::Start { batches, epoch } => {
+        Progress::Start {
+            batches,
+            epoch,
+            done,
+        } => {
             running_loss = 0.0;
             epoch_started = Instant::now();
-            (epoch_number, epoch_batches) = (epoch, batches);
+            (epoch_number, epoch_batches, done_before) = (epoch, batches, done);
+            if done > 0 {
+                eprintln!(
+                    "epoch {epoch:>2}  goes on from its checkpoint after {done}/{batches} batches"
+                );
+            }
             if to_terminal {
                 let b = bar(batches as u64, "training");
                 b.set_message(format!("epoch {epoch}"));
+                b.set_position(done as u64);
                 epoch_bar = Some(b);
             }
         }
         Progress::Batch { done, loss } => {
             running_loss += loss as f64;
+            let done_here = done.saturating_sub(done_before).max(1);
             if let Some(b) = &epoch_bar {
                 b.set_position(done as u64);
                 if done % 20 == 0 {
-                    b.set_message(format!("loss {:.3}", running_loss / done as f64));
+                    b.set_message(format!("loss {:.3}", running_loss / done_here as f64));
                 }
                 return;
             }
@@ -106,12 +119,19 @@ fn progress_printer() -> impl FnMut(Progress) {
             let tenths = |n: usize| n * 10 / batches;
             if tenths(done) > tenths(done.saturating_sub(1)) {
                 let seconds = epoch_started.elapsed().as_secs_f64();
-                let left = seconds / done as f64 * (batches - done) as f64;
+                let left = seconds / done_here as f64 * (batches - done) as f64;
                 eprintln!(
                     "epoch {epoch_number:>2}  {:>3}% ({done}/{batches} batches)  loss {:.4}  \
                      {seconds:.0}s, {left:.0}s to go",
                     done * 100 / batches,
-                    running_loss / done as f64,
+                    running_loss / done_here as f64,
+                );
+            }
+        }
+        Progress::Checkpoint { done } => {
+            if epoch_bar.is_none() {
+                eprintln!(
+                    "epoch {epoch_number:>2}  checkpoint after {done}/{epoch_batches} batches"
                 );
             }
         }
@@ -135,6 +155,9 @@ fn checkpoints(args: &Args) -> Option<Checkpoints> {
     args.neural.checkpoints.as_ref().map(|dir| Checkpoints {
         dir: dir.clone(),
         resume: args.neural.resume,
+        // More minutes than a Duration holds: never within an epoch.
+        every: std::time::Duration::try_from_secs_f64(args.neural.checkpoint_minutes * 60.0)
+            .unwrap_or(std::time::Duration::MAX),
     })
 }
 

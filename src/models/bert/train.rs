@@ -154,12 +154,13 @@ struct BertEpochs<'a> {
     optimizer: ModuleOptimizer,
     crf_optimizer: ModuleOptimizer,
     device: Device,
-    rng: fastrand::Rng,
+    /// The current epoch's batches of example indices.
+    batches: Vec<Vec<usize>>,
     total_steps: usize,
     warmup_steps: usize,
 }
 
-/// What BERT training carries from epoch to epoch: the learning-rate schedule's position.
+/// What BERT training carries from batch to batch: the learning-rate schedule's position.
 #[derive(Default, Serialize, Deserialize)]
 struct BertState {
     step: usize,
@@ -169,60 +170,51 @@ impl EpochTrainer for BertEpochs<'_> {
     type Tagger = BertTagger;
     type State = BertState;
 
-    fn train_epoch(
-        &mut self,
-        epoch: usize,
-        seed: u64,
-        state: &mut BertState,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<f64> {
-        let config = self.config;
-        self.rng.seed(seed);
-        self.device.seed(seed);
+    fn start_epoch(&mut self, rng: &mut fastrand::Rng, device_seed: u64) -> usize {
+        self.device.seed(device_seed);
         let examples = &self.examples;
-        let batches = shuffled_batches(examples.len(), config.batch_size, &mut self.rng, |i| {
+        self.batches = shuffled_batches(examples.len(), self.config.batch_size, rng, |i| {
             examples[i].ids.len() / 8
         });
-        progress(Progress::Start {
-            batches: batches.len(),
-            epoch,
-        });
-        let mut total_loss = 0.0;
-        for (done, indices) in batches.iter().enumerate() {
-            let ids: Vec<Vec<u32>> = indices.iter().map(|&i| examples[i].ids.clone()).collect();
-            let firsts: Vec<Vec<usize>> = indices
-                .iter()
-                .map(|&i| examples[i].first_pieces.clone())
-                .collect();
-            let gold: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].tags.clone()).collect();
-            let open: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].open.clone()).collect();
-            let batch = PieceBatch::new(&ids, &firsts, &self.device);
-            let loss = self.model.loss(&batch, &gold, &open);
-            let value: f32 = loss.clone().into_scalar();
-            total_loss += value as f64;
-            let mut gradients = loss.backward();
-            let crf_gradients = GradientsParams::from_module(&mut gradients, &self.model.crf);
-            let gradients = GradientsParams::from_grads(gradients, &self.model);
-            let rate = scheduled_rate(
-                config.learning_rate,
-                state.step,
-                self.total_steps,
-                self.warmup_steps,
-            );
-            self.model = self.optimizer.step(rate, self.model.clone(), gradients);
-            if !crf_gradients.is_empty() {
-                let crf_rate = rate * config.crf_learning_rate / config.learning_rate;
-                self.model = self
-                    .crf_optimizer
-                    .step(crf_rate, self.model.clone(), crf_gradients);
-            }
-            state.step += 1;
-            progress(Progress::Batch {
-                done: done + 1,
-                loss: value,
-            });
+        self.batches.len()
+    }
+
+    fn train_batch(
+        &mut self,
+        index: usize,
+        _rng: &mut fastrand::Rng,
+        state: &mut BertState,
+    ) -> Result<f32> {
+        let config = self.config;
+        let (examples, indices) = (&self.examples, &self.batches[index]);
+        let ids: Vec<Vec<u32>> = indices.iter().map(|&i| examples[i].ids.clone()).collect();
+        let firsts: Vec<Vec<usize>> = indices
+            .iter()
+            .map(|&i| examples[i].first_pieces.clone())
+            .collect();
+        let gold: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].tags.clone()).collect();
+        let open: Vec<Vec<usize>> = indices.iter().map(|&i| examples[i].open.clone()).collect();
+        let batch = PieceBatch::new(&ids, &firsts, &self.device);
+        let loss = self.model.loss(&batch, &gold, &open);
+        let value: f32 = loss.clone().into_scalar();
+        let mut gradients = loss.backward();
+        let crf_gradients = GradientsParams::from_module(&mut gradients, &self.model.crf);
+        let gradients = GradientsParams::from_grads(gradients, &self.model);
+        let rate = scheduled_rate(
+            config.learning_rate,
+            state.step,
+            self.total_steps,
+            self.warmup_steps,
+        );
+        self.model = self.optimizer.step(rate, self.model.clone(), gradients);
+        if !crf_gradients.is_empty() {
+            let crf_rate = rate * config.crf_learning_rate / config.learning_rate;
+            self.model = self
+                .crf_optimizer
+                .step(crf_rate, self.model.clone(), crf_gradients);
         }
-        Ok(total_loss / batches.len().max(1) as f64)
+        state.step += 1;
+        Ok(value)
     }
 
     fn tagger(&self) -> Result<BertTagger> {
@@ -339,7 +331,7 @@ pub fn train(
         optimizer: adamw(),
         crf_optimizer: adamw(),
         device,
-        rng: fastrand::Rng::with_seed(config.seed),
+        batches: Vec::new(),
         total_steps,
         warmup_steps: ((total_steps as f64) * config.warmup).round() as usize,
     };

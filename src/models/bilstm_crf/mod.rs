@@ -265,9 +265,8 @@ mod tests {
         }
     }
 
-    /// A model trained for a few epochs on a handful of sentences.
-    fn tiny_model() -> BiLstmCrfTagger {
-        let data = vec![
+    fn tiny_data() -> Vec<LabelledSentence> {
+        vec![
             sentence("Se administró paracetamol por vía oral", &[(2, 3, "DRUG")]),
             sentence(
                 "Tratamiento con ácido fólico y hierro",
@@ -275,25 +274,136 @@ mod tests {
             ),
             sentence("Niveles de PCR elevados", &[(2, 3, "PROT")]),
             sentence("Sin fiebre ni dolor", &[]),
-        ];
+        ]
+    }
+
+    fn tiny_config() -> TrainingConfig {
         let mut config = TrainingConfig::new("es", vec!["DRUG".into(), "PROT".into()]);
         config.hidden = 8;
         config.max_epochs = 3;
         config.word_dropout = 0.0;
-        let lexicon = Lexicon {
+        config
+    }
+
+    fn tiny_lexicon() -> Lexicon {
+        Lexicon {
             names: ["paracetamol".to_string()].into_iter().collect(),
             affixes: vec![(Affix::Suffix, "ina".into())],
-        };
+        }
+    }
+
+    /// A model trained for a few epochs on a handful of sentences.
+    fn tiny_model() -> BiLstmCrfTagger {
+        let config = tiny_config();
         train(
-            &data,
+            &tiny_data(),
             &config,
-            lexicon,
+            tiny_lexicon(),
             None,
             None,
             &mut |_| 0.0,
             &mut |_| {},
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_run_stopped_within_an_epoch_resumes_where_it_stood() {
+        use crate::models::training::{Checkpoints, Progress};
+        let _random = crate::models::exclusive_random();
+        // A batch a sentence, word dropout drawing from the epoch's generator, and no
+        // dropout masks (the device's generator, which a checkpoint cannot hold).
+        let mut config = tiny_config();
+        config.batch_size = 1;
+        config.dropout = 0.0;
+        config.word_dropout = 0.5;
+        let data = tiny_data();
+        let dir = tempfile::tempdir().unwrap();
+        let run = |name: &str, every: u64, resume: bool, progress: &mut dyn FnMut(Progress)| {
+            let checkpoints = Checkpoints {
+                dir: dir.path().join(name),
+                resume,
+                every: std::time::Duration::from_secs(every),
+            };
+            let tagger = train(
+                &data,
+                &config,
+                tiny_lexicon(),
+                None,
+                Some(&checkpoints),
+                // A score that moves with the weights: the best epoch is not always the first.
+                &mut |tagger| tagger.emissions(&[&["PCR"]])[0][1] as f64,
+                progress,
+            )
+            .unwrap();
+            let state: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(checkpoints.dir.join("state.json")).unwrap())
+                    .unwrap();
+            let losses: Vec<f64> = state["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|epoch| epoch["loss"].as_f64().unwrap())
+                .collect();
+            let latest = std::fs::read(checkpoints.dir.join("latest.clinitag")).unwrap();
+            let latest = BiLstmCrfTagger::from_bytes(&latest, &Device::flex()).unwrap();
+            // The best epoch's model and the last one's (their files hold parameter ids drawn
+            // afresh, and the best's notes timings, so not their bytes), and the epochs' losses.
+            let sentences: [&[&str]; 2] = [&["Tratamiento", "con", "ácido", "fólico"], &["PCR"]];
+            let scores = |tagger: &BiLstmCrfTagger| {
+                (tagger.emissions(&sentences), tagger.decoder.scores.clone())
+            };
+            (scores(&tagger), scores(&latest), losses)
+        };
+        let uninterrupted = run("uninterrupted", 3600, false, &mut |_| {});
+
+        // Saved after every batch; the folder is copied as a stopped run would leave it
+        // after the second batch of the first epoch (no best model yet) and after the third
+        // of the second.
+        let stops = [(1, 2), (2, 3)];
+        let mut epoch = 0;
+        let every_batch = run("every-batch", 0, false, &mut |progress| match progress {
+            Progress::Start { epoch: e, .. } => epoch = e,
+            Progress::Checkpoint { done } if stops.contains(&(epoch, done)) => {
+                let copy = dir.path().join(format!("stopped-{epoch}-{done}"));
+                std::fs::create_dir(&copy).unwrap();
+                for file in std::fs::read_dir(dir.path().join("every-batch")).unwrap() {
+                    let file = file.unwrap().path();
+                    std::fs::copy(&file, copy.join(file.file_name().unwrap())).unwrap();
+                }
+            }
+            _ => {}
+        });
+        // Saving does not change the training.
+        assert_eq!(every_batch, uninterrupted);
+
+        for (stopped_epoch, stopped_after) in stops {
+            let mut starts = Vec::new();
+            let resumed = run(
+                &format!("stopped-{stopped_epoch}-{stopped_after}"),
+                3600,
+                true,
+                &mut |progress| {
+                    if let Progress::Start { epoch, done, .. } = progress {
+                        starts.push((epoch, done));
+                    }
+                },
+            );
+            assert_eq!(starts[0], (stopped_epoch, stopped_after));
+            assert_eq!(starts.len(), 4 - stopped_epoch);
+            assert_eq!(
+                resumed.0, uninterrupted.0,
+                "stopped in epoch {stopped_epoch}"
+            );
+            assert!(
+                resumed.1 == uninterrupted.1,
+                "stopped in epoch {stopped_epoch}"
+            );
+            assert_eq!(
+                resumed.2, uninterrupted.2,
+                "stopped in epoch {stopped_epoch}"
+            );
+        }
     }
 
     #[test]

@@ -101,7 +101,6 @@ pub fn train(
 ) -> Result<BiLstmCrfTagger> {
     let device = Device::flex().autodiff();
     device.seed(config.seed);
-    let rng = fastrand::Rng::with_seed(config.seed);
 
     let (tags, constraints) = BiLstmCrfTagger::tag_set(config.scheme, &config.labels);
     let tag_ids: HashMap<_, usize> = tags.iter().cloned().zip(0..).collect();
@@ -178,7 +177,7 @@ pub fn train(
             .with_grad_clipping(Some(GradientClippingConfig::Norm(5.0)))
             .init(),
         device,
-        rng,
+        batches: Vec::new(),
         frozen_embeddings: config.freeze_embeddings && pretrained.is_some(),
     };
     let limits = EpochLimits {
@@ -202,7 +201,8 @@ struct BiLstmCrfEpochs<'a> {
     model: BiLstmCrf,
     optimizer: ModuleOptimizer,
     device: Device,
-    rng: fastrand::Rng,
+    /// The current epoch's batches of sentence indices.
+    batches: Vec<Vec<usize>>,
     /// Pretrained word vectors kept fixed (`freeze_embeddings`), also once resumed.
     frozen_embeddings: bool,
 }
@@ -219,60 +219,51 @@ impl EpochTrainer for BiLstmCrfEpochs<'_> {
     type Tagger = BiLstmCrfTagger;
     type State = BiLstmCrfState;
 
-    fn train_epoch(
-        &mut self,
-        epoch: usize,
-        seed: u64,
-        state: &mut BiLstmCrfState,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<f64> {
-        let config = self.config;
-        let learning_rate = state.learning_rate.unwrap_or(config.learning_rate);
-        self.rng.seed(seed);
-        self.device.seed(seed);
+    fn start_epoch(&mut self, rng: &mut fastrand::Rng, device_seed: u64) -> usize {
+        self.device.seed(device_seed);
         let examples = &self.examples;
-        let batches = shuffled_batches(examples.len(), config.batch_size, &mut self.rng, |i| {
+        self.batches = shuffled_batches(examples.len(), self.config.batch_size, rng, |i| {
             examples[i].tokens.len() / 4
         });
-        progress(Progress::Start {
-            batches: batches.len(),
-            epoch,
+        self.batches.len()
+    }
+
+    fn train_batch(
+        &mut self,
+        index: usize,
+        rng: &mut fastrand::Rng,
+        state: &mut BiLstmCrfState,
+    ) -> Result<f32> {
+        let config = self.config;
+        let learning_rate = state.learning_rate.unwrap_or(config.learning_rate);
+        let (examples, batch_indices) = (&self.examples, &self.batches[index]);
+        let sentences: Vec<&[&str]> = batch_indices
+            .iter()
+            .map(|&i| examples[i].tokens.as_slice())
+            .collect();
+        let gold: Vec<Vec<usize>> = batch_indices
+            .iter()
+            .map(|&i| examples[i].tags.clone())
+            .collect();
+        let open: Vec<Vec<usize>> = batch_indices
+            .iter()
+            .map(|&i| examples[i].open.clone())
+            .collect();
+        let singletons = &self.singletons;
+        let batch = Batch::new(&sentences, &self.header.vocabulary, &self.device, |word| {
+            if singletons.contains_key(&word) && rng.f64() < config.word_dropout {
+                UNKNOWN
+            } else {
+                word
+            }
         });
-        let mut total_loss = 0.0;
-        for (done, batch_indices) in batches.iter().enumerate() {
-            let sentences: Vec<&[&str]> = batch_indices
-                .iter()
-                .map(|&i| examples[i].tokens.as_slice())
-                .collect();
-            let gold: Vec<Vec<usize>> = batch_indices
-                .iter()
-                .map(|&i| examples[i].tags.clone())
-                .collect();
-            let open: Vec<Vec<usize>> = batch_indices
-                .iter()
-                .map(|&i| examples[i].open.clone())
-                .collect();
-            let (singletons, rng) = (&self.singletons, &mut self.rng);
-            let batch = Batch::new(&sentences, &self.header.vocabulary, &self.device, |word| {
-                if singletons.contains_key(&word) && rng.f64() < config.word_dropout {
-                    UNKNOWN
-                } else {
-                    word
-                }
-            });
-            let loss = self.model.loss(&batch, &gold, &open);
-            let value: f32 = loss.clone().into_scalar();
-            total_loss += value as f64;
-            let gradients = GradientsParams::from_grads(loss.backward(), &self.model);
-            self.model = self
-                .optimizer
-                .step(learning_rate, self.model.clone(), gradients);
-            progress(Progress::Batch {
-                done: done + 1,
-                loss: value,
-            });
-        }
-        Ok(total_loss / batches.len().max(1) as f64)
+        let loss = self.model.loss(&batch, &gold, &open);
+        let value: f32 = loss.clone().into_scalar();
+        let gradients = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self
+            .optimizer
+            .step(learning_rate, self.model.clone(), gradients);
+        Ok(value)
     }
 
     /// After an epoch without a better score, the learning rate decays (`lr_decay`).
