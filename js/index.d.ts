@@ -36,6 +36,9 @@ export interface CreateTaggerOptions {
   /** Tag every other occurrence, in the same text, of a text found as an entity (default
    *  true). */
   propagate?: LoadOptions["propagate"];
+  /** The language of the texts: a model trained on several languages tags that language's
+   *  entity types alone (default: every type it knows). */
+  language?: LoadOptions["language"];
   /** Bytes of the model and index received so far, of `total` (0 when a server gives no
    *  length). */
   onProgress?: (loaded: number, total: number) => void;

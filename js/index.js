@@ -161,14 +161,14 @@ export async function createTagger({ workerUrl, ...settings } = {}) {
 }
 
 // The worker's "load" request for `createTagger`'s or `load`'s settings.
-function loadRequest({ model, index = null, backend = "auto", maxLength, batchWindows, weights, allowSoftwareAdapter, propagate }, caller) {
+function loadRequest({ model, index = null, backend = "auto", maxLength, batchWindows, weights, allowSoftwareAdapter, propagate, language }, caller) {
   if (model == null) throw new TypeError(`${caller} needs a model: its URL or its bytes`);
   return {
     type: "load",
     // Several models tag as an ensemble.
     model: Array.isArray(model) ? model.map((m) => source(m, "model")) : source(model, "model"),
     index: index == null ? null : source(index, "index"),
-    options: { backend, maxLength, batchWindows, weights, allowSoftwareAdapter, propagate },
+    options: { backend, maxLength, batchWindows, weights, allowSoftwareAdapter, propagate, language },
   };
 }
 

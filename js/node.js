@@ -123,7 +123,7 @@ export async function createTagger(settings = {}) {
 }
 
 // A wasm tagger for `createTagger`'s settings, and what it was made from.
-async function loadTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, propagate, onProgress }, caller) {
+async function loadTagger({ model, index = null, backend = "auto", maxLength, batchWindows, weights, propagate, language, onProgress }, caller) {
   if (model == null) throw new TypeError(`${caller} needs a model: its bytes, path or URL`);
   // Several models tag as an ensemble.
   const [modelBytes, indexBytes] = await Promise.all([
@@ -133,6 +133,6 @@ async function loadTagger({ model, index = null, backend = "auto", maxLength, ba
   const loaded = [modelBytes].flat().reduce((sum, m) => sum + m.length, 0) + (indexBytes?.length ?? 0);
   onProgress?.(loaded, loaded);
   await start();
-  const options = { backend, maxLength, batchWindows, weights, propagate };
+  const options = { backend, maxLength, batchWindows, weights, propagate, language };
   return [await Tagger.load(modelBytes, indexBytes, options), { modelBytes, indexBytes, options }];
 }

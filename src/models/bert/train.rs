@@ -16,7 +16,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainingConfig {
@@ -24,6 +24,10 @@ pub struct TrainingConfig {
     pub scheme: Scheme,
     /// Entity types to learn, in tag-set order.
     pub labels: Vec<String>,
+    /// The entity types of each language, when the model learns several languages' corpora
+    /// (empty: one language, every type its own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub languages: BTreeMap<String, Vec<String>>,
     /// A CRF over the word scores (otherwise a softmax head).
     pub crf: bool,
     /// Largest training window, special tokens included (tagging reads windows of up to
@@ -54,6 +58,7 @@ impl TrainingConfig {
             language: language.to_string(),
             scheme: Scheme::Bmewov,
             labels,
+            languages: BTreeMap::new(),
             crf: true,
             max_pieces: 256,
             max_pieces_tagging: 512,
@@ -304,6 +309,7 @@ pub fn train(
             "windows": examples.len(),
         }),
         ensemble_weight: 1.0,
+        languages: config.languages.clone(),
     };
     // Forked and set to train: a module merely moved from the CPU device onto the autodiff
     // one would compute but get no gradients, and the encoder would stay frozen.
