@@ -145,7 +145,8 @@ pub struct EpochPosition {
 /// drives it through epochs, early stopping and checkpoints.
 pub trait EpochTrainer {
     type Tagger;
-    /// What the architecture carries from epoch to epoch, checkpointed with the rest.
+    /// What the architecture carries from batch to batch and epoch to epoch, checkpointed
+    /// with the rest.
     type State: Serialize + DeserializeOwned + Default;
 
     /// Orders an epoch's batches with `rng` and seeds the device's own draws (dropout masks)
@@ -211,8 +212,9 @@ impl Trained {
 /// every `checkpoints.every` within one, and a resumed run continues from them: from the
 /// batch after the last one saved, with the epoch's batches in the same order and the same
 /// word dropout. Only the device's dropout masks for the rest of a resumed epoch are drawn
-/// afresh (burn cannot save the device's generator), so a run resumed within an epoch is
-/// the uninterrupted run's equal, not its copy; one resumed at an epoch's end is its copy.
+/// afresh (the device's generator is reseeded, not restored), so a run resumed within an
+/// epoch is the uninterrupted run's equal, not its copy; one resumed at an epoch's end is
+/// its copy.
 pub fn run_epochs<T: EpochTrainer>(
     trainer: &mut T,
     limits: EpochLimits,

@@ -160,10 +160,11 @@ fn progress_printer() -> impl FnMut(Progress) {
             }
         }
         Progress::Checkpoint { done } => {
-            if epoch_bar.is_none() {
-                eprintln!(
-                    "epoch {epoch_number:>2}  checkpoint after {done}/{epoch_batches} batches"
-                );
+            let line =
+                format!("epoch {epoch_number:>2}  checkpoint after {done}/{epoch_batches} batches");
+            match &epoch_bar {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
             }
         }
         Progress::Epoch(report) => {
