@@ -43,13 +43,13 @@ fn training_sentences(args: &Args) -> Result<TrainingData> {
                 .or_default()
                 .extend(present.iter().cloned());
         }
-        sources.push((corpus.documents, present));
+        sources.push((corpus.documents, present, source.language.as_ref()));
     }
     let mut labels: Vec<String> = label_counts.keys().cloned().collect();
     labels.sort_by_key(|l| std::cmp::Reverse(label_counts[l]));
     let mut sentences = Vec::new();
-    for ((documents, present), source) in sources.iter().zip(&args.train) {
-        let own = source.language.as_ref().and_then(|l| languages.get(l));
+    for (documents, present, language) in &sources {
+        let own = language.and_then(|l| languages.get(l));
         let unannotated = unannotated_types(&labels, present, own);
         sentences.extend(labelled_sentences(documents, &unannotated));
     }
