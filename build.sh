@@ -314,6 +314,7 @@ test)
     step "clippy (wasm32, relaxed SIMD)" cargo clippy --lib --target wasm32-unknown-unknown --features relaxed-simd -- -D warnings
     step "cargo deny" cargo deny --locked check licenses bans sources
     step "native tests" cargo test --profile ci --lib --bins --tests
+    step "doctests" cargo test --profile ci --doc
     step "wasm build" web
     step "npm package" package
     step "browser tests" browser_tests

@@ -1,11 +1,10 @@
-// Types of clinitag's high-level API (`createTagger`), in the browser (a Web Worker) and in
-// Node.js (the calling thread). The low-level API's types are clinitag.d.ts's, written by
-// wasm-bindgen from the Rust crate.
+// Types of clinitag's API, `createTagger`, in the browser (a Web Worker) and in Node.js (the
+// calling thread). The raw wasm-bindgen bindings it is built on are `clinitag/raw`
+// (clinitag.d.ts, written by wasm-bindgen from the Rust crate).
 
 import type { BackendTimings, Entity, ImportOptions, IndexSummary, LoadOptions } from "./clinitag.js";
 
 export type { BackendTimings, ConceptMatch, Entity, GraphicsAdapter, ImportOptions, IndexSummary, LoadOptions, TagProgress } from "./clinitag.js";
-export { default as init, Tagger, IndexImport, graphicsAdapter, hasHardwareAdapter, indexSummary } from "./clinitag.js";
 
 /** A model or index file: its URL (browser: resolved against the page; Node.js: a file path,
  *  or a file:, http: or https: URL) or its bytes. */

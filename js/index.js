@@ -1,9 +1,6 @@
 // clinitag for the browser: `createTagger` runs the tagger in a Web Worker of its own, so the
 // page stays responsive while a model downloads, loads and tags. Clinical text never leaves
-// the machine. The low-level, same-thread API (`init`, `Tagger`, `IndexImport`,
-// `indexSummary`) is exported as well.
-
-export { default as init, Tagger, IndexImport, graphicsAdapter, hasHardwareAdapter, indexSummary } from "./clinitag.js";
+// the machine. The raw wasm-bindgen bindings, same-thread, are `clinitag/raw`.
 
 // A model or index given as a URL (resolved against the page) or as bytes, as the worker
 // takes it. Bytes are copied, so the caller's buffer stays usable.

@@ -5,8 +5,6 @@
 import { readFile } from "node:fs/promises";
 import init, { IndexImport, Tagger, indexSummary } from "./clinitag.js";
 
-export { default as init, Tagger, IndexImport, graphicsAdapter, hasHardwareAdapter, indexSummary } from "./clinitag.js";
-
 let ready = null;
 
 // The wasm module, instantiated once from the package's own file.

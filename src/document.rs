@@ -1,4 +1,5 @@
-//! Documents and the entities found in them.
+//! Documents and the entities found in them: [`Entity`] inside the library (byte offsets),
+//! [`Mention`] as the pipeline gives it to every door (offsets in the caller's unit).
 
 use crate::text::Segmentation;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,38 @@ impl Entity {
             concepts: Vec::new(),
         }
     }
+}
+
+/// A SNOMED CT concept given to a mention, and how it was found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConceptMatch {
+    pub id: String,
+    /// The concept's preferred term, as the index gives it.
+    pub preferred: String,
+    /// In (0, 1]: how well the indexed term matches, times how often it names this concept.
+    pub score: f32,
+    /// The matcher's stage that found it ([`crate::normalize::Stage::name`]), or `model`
+    /// where the model itself gave the concept (a dictionary's entries).
+    pub stage: String,
+    /// The indexed term that matched, normalised.
+    pub term: String,
+    /// Where that term came from: the index's sources that gave it for this concept.
+    pub sources: Vec<String>,
+}
+
+/// An entity as every door gives it: `start..end` are the offsets of `text` in the input,
+/// in the unit the caller asked for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub start: usize,
+    pub end: usize,
+    /// The entity type (`NORMALIZABLES`, `Chemical`, …).
+    #[serde(rename = "type")]
+    pub label: String,
+    pub text: String,
+    /// The lowest marginal probability among its tokens' tags (1 for dictionary models).
+    pub score: f32,
+    pub concept: Option<ConceptMatch>,
 }
 
 /// A text with an id (the BRAT file stem) and its entities.

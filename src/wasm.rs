@@ -10,10 +10,10 @@
 //! await tagger.tag(longText, (done, total) => bar.value = done / total);  // in parts
 //! ```
 
-use crate::document::Document;
 use crate::models::{Model, Tagger as _};
-use crate::normalize::{ConceptIndex, IndexBuilder, Matcher, TermSelection, TerminologyImport};
-use crate::text::{OffsetMap, OffsetUnit, Segmentation};
+use crate::normalize::{ConceptIndex, IndexBuilder, TermSelection, TerminologyImport};
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::text::OffsetUnit;
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::rc::Rc;
@@ -83,8 +83,9 @@ export interface ConceptMatch {
   /** In (0, 1]: how well the indexed term matches, times how often it names this concept. */
   score: number;
   /** "exact", "abbreviation", "crosslingual", "levenshtein", "fuzzy", "document" (a
-   *  brand or abbreviation that the text itself pairs with a matched mention) or "symbol"
-   *  (a gene or protein symbol nothing matched, given `<null>`: no SNOMED CT concept). */
+   *  brand or abbreviation that the text itself pairs with a matched mention), "symbol"
+   *  (a gene or protein symbol nothing matched, given `<null>`: no SNOMED CT concept) or
+   *  "model" (the model's own concept: a dictionary's entries). */
   stage: string;
   /** The indexed term that matched, normalised. */
   term: string;
@@ -111,7 +112,8 @@ export interface IndexSummary {
 }
 /** Called by `tag` after each part of the text: `done` of `total` UTF-16 code units. */
 export type TagProgress = (done: number, total: number) => void;
-/** A mention: `text.slice(start, end) === entity.text` (UTF-16 code units). */
+/** A mention: `text.slice(start, end) === entity.text` (UTF-16 code units). The command
+ *  line's JSON gives the same fields (`clinitag tag --offsets utf16`). */
 export interface Entity {
   start: number;
   end: number;
@@ -234,27 +236,6 @@ fn bad_options(error: serde_wasm_bindgen::Error) -> JsError {
     ))
 }
 
-#[derive(Serialize)]
-struct ConceptMatch {
-    id: String,
-    preferred: String,
-    score: f32,
-    stage: &'static str,
-    term: String,
-    sources: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct WebEntity {
-    start: usize,
-    end: usize,
-    #[serde(rename = "type")]
-    label: String,
-    text: String,
-    score: f32,
-    concept: Option<ConceptMatch>,
-}
-
 /// Whether the browser offers a hardware WebGPU adapter (not a software one such as
 /// SwiftShader): where it does, `backend: "auto"` computes on it, so the package's worker
 /// loads the module that can. Never rejects; false outside a browser.
@@ -276,14 +257,10 @@ pub async fn graphics_adapter() -> JsValue {
 }
 
 struct State {
-    model: Model,
-    matcher: Option<Matcher>,
+    pipeline: Pipeline,
     backend: &'static str,
     fallback: Option<NoGpu>,
     timings: Option<Timings>,
-    max_length: usize,
-    /// Whether a text found as an entity is tagged wherever else it occurs in the text.
-    propagate: bool,
 }
 
 /// A tagger with its model on a device and, optionally, a concept index.
@@ -314,10 +291,8 @@ impl Tagger {
                 files.len()
             )));
         }
-        let matcher = match index {
-            Some(bytes) => Some(Matcher::new(
-                ConceptIndex::from_bytes(&bytes).map_err(js_error)?,
-            )),
+        let index = match index {
+            Some(bytes) => Some(ConceptIndex::from_bytes(&bytes).map_err(js_error)?),
             None => None,
         };
         // Parsed and validated on the CPU first: a damaged file fails before any GPU work,
@@ -343,15 +318,19 @@ impl Tagger {
         let placed = backend::place(read, options.backend, rules)
             .await
             .map_err(js_error)?;
+        let pipeline_options = PipelineOptions {
+            propagate: options.propagate.unwrap_or(true),
+            max_part_length: Some(options.max_length.unwrap_or(DEFAULT_MAX_LENGTH)),
+            // wasm-bindgen replaced any lone surrogate with U+FFFD, which is also one UTF-16
+            // code unit long, so offsets still count in the caller's string.
+            offsets: OffsetUnit::Utf16,
+        };
         Ok(Tagger {
             state: Rc::new(State {
-                model: placed.model,
-                matcher,
+                pipeline: Pipeline::new(placed.model, index, pipeline_options),
                 backend: placed.backend,
                 fallback: placed.fallback,
                 timings: placed.timings,
-                max_length: options.max_length.unwrap_or(DEFAULT_MAX_LENGTH),
-                propagate: options.propagate.unwrap_or(true),
             }),
         })
     }
@@ -391,19 +370,19 @@ impl Tagger {
     /// The language the model was trained for (`"es"`, `"en"`).
     #[wasm_bindgen(getter)]
     pub fn language(&self) -> String {
-        self.state.model.language().to_string()
+        self.state.pipeline.model().language().to_string()
     }
 
     /// The model's architecture: `"bilstm-crf"`, `"bert"`, `"dictionary"` or `"ensemble"`.
     #[wasm_bindgen(getter)]
     pub fn architecture(&self) -> String {
-        self.state.model.architecture().to_string()
+        self.state.pipeline.model().architecture().to_string()
     }
 
     /// The entity types the model finds.
     #[wasm_bindgen(getter)]
     pub fn labels(&self) -> Vec<String> {
-        self.state.model.labels()
+        self.state.pipeline.model().labels()
     }
 
     /// The entities of `text`, in text order, with UTF-16 offsets. Empty or blank text has
@@ -428,83 +407,30 @@ impl State {
         text: String,
         on_progress: Option<js_sys::Function>,
     ) -> Result<JsValue, JsValue> {
-        // wasm-bindgen replaced any lone surrogate with U+FFFD, which is also one UTF-16 code
-        // unit long, so offsets still count in the caller's string.
-        let segmentation = Segmentation::of(&text);
-        let parts = segmentation.parts(&text, self.max_length, OffsetUnit::Utf16);
-        let offsets = OffsetMap::new(&text);
-        let utf16 = |byte| {
-            offsets.from_byte(byte, OffsetUnit::Utf16).ok_or_else(|| {
-                js_error(format!(
-                    "internal error: offset {byte} is not a character boundary"
-                ))
-            })
+        let progress = |done: usize, total: usize| match &on_progress {
+            Some(on_progress) => on_progress
+                .call2(&JsValue::NULL, &done.into(), &total.into())
+                .map(drop)
+                .map_err(Thrown),
+            None => Ok(()),
         };
-        let total = utf16(text.len())?;
-        let mut document = Document::new("", text);
-        // Models never let an entity cross a sentence, so the parts' entities are those of
-        // the whole text, already at their offsets in it. Each part is dropped once tagged:
-        // the whole segmentation stays for propagation, its copy in parts need not.
-        let count = parts.len();
-        for (i, part) in parts.into_iter().enumerate() {
-            let entities = self
-                .model
-                .tag_async(&document.text, &part)
-                .await
-                .map_err(js_error)?;
-            document.entities.extend(entities);
-            if let Some(on_progress) = &on_progress {
-                // The last part also covers the blank text after its last token.
-                let done = match part.tokens.last() {
-                    Some(token) if i + 1 < count => utf16(token.end)?,
-                    _ => total,
-                };
-                on_progress.call2(&JsValue::NULL, &done.into(), &total.into())?;
-            }
-        }
-        if let (Some(on_progress), 0) = (&on_progress, count) {
-            on_progress.call2(&JsValue::NULL, &total.into(), &total.into())?;
-        }
-        document.entities.sort_by_key(|e| (e.start, e.end));
-        if self.propagate {
-            document.propagate_mentions(&segmentation);
-        }
-        drop(segmentation);
-        // Each mention read in its document: a brand or abbreviation the text defines takes
-        // its partner's concept (`Stage::Document`).
-        let best = match &self.matcher {
-            Some(matcher) => matcher.document_candidates(&document),
-            None => vec![None; document.entities.len()],
-        };
-        let mut entities = Vec::with_capacity(document.entities.len());
-        for (entity, best) in document.entities.iter().zip(best) {
-            let mention = document.mention(entity);
-            let concept = best.map(|best| ConceptMatch {
-                id: best.concept.id.clone(),
-                preferred: best.concept.preferred.clone(),
-                score: best.score,
-                stage: best.stage.name(),
-                sources: self
-                    .matcher
-                    .as_ref()
-                    .map(|m| m.index().source_names(best.sources))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect(),
-                term: best.term,
-            });
-            entities.push(WebEntity {
-                start: utf16(entity.start)?,
-                end: utf16(entity.end)?,
-                label: entity.label.clone(),
-                text: mention.to_string(),
-                score: entity.score,
-                concept,
-            });
-        }
+        let mentions = self
+            .pipeline
+            .tag_async(&text, progress)
+            .await
+            .map_err(|Thrown(error)| error)?;
         let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
-        Ok(entities.serialize(&serializer).map_err(js_error)?)
+        Ok(mentions.serialize(&serializer).map_err(js_error)?)
+    }
+}
+
+/// What stopped a tagging: an error that `onProgress` threw, passed on as it is, or the
+/// pipeline's own, as a JavaScript `Error`.
+struct Thrown(JsValue);
+
+impl From<crate::error::Error> for Thrown {
+    fn from(error: crate::error::Error) -> Self {
+        Thrown(js_error(error).into())
     }
 }
 

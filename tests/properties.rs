@@ -6,14 +6,14 @@
 //! `PROPTEST_CASES=N` sets how many cases each test draws (the defaults suit CI's time).
 #![cfg(not(target_arch = "wasm32"))]
 
-use clinitag::formats::{brat, conll, indexing, json};
+use clinitag::formats::{brat, conll, indexing};
 use clinitag::models::{Model, Tagger};
 use clinitag::normalize::{
     fhir, find_abbreviations, find_brand_names, rf2, ConceptIndex, IndexBuilder, TermSelection,
     TerminologyImport,
 };
 use clinitag::text::{OffsetMap, OffsetUnit, Segmentation};
-use clinitag::{Document, Error};
+use clinitag::{Document, Error, Pipeline, PipelineOptions};
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -418,9 +418,9 @@ proptest! {
     fn a_damaged_model_is_refused_or_still_tags(damage in damage()) {
         static MODEL: OnceLock<Vec<u8>> = OnceLock::new();
         let bytes = damaged(MODEL.get_or_init(|| shipped("bilstm-crf-es.clinitag")), &damage);
-        if let Some(model) = refused_within(&bytes, 1, Model::from_bytes)? {
+        if refused_within(&bytes, 1, Model::from_bytes)?.is_some() {
             let text = "Se pautó tratamiento con amoxicilina 500 mg y omeprazol.";
-            entities_keep_their_characters(&model, text)?;
+            entities_keep_their_characters(&pipelines(&bytes), text)?;
         }
     }
 }
@@ -436,13 +436,37 @@ fn spanish_models() -> &'static [Model] {
     })
 }
 
-/// Entities sorted, non-empty, inside the text, on char boundaries, and the JSON output's text
-/// is the input's characters at the JSON's own offsets, in chars and in UTF-16 units.
-fn entities_keep_their_characters(model: &Model, text: &str) -> Result<(), TestCaseError> {
-    let mut document = Document::new("t", text);
-    document.entities = model.tag(text, &Segmentation::of(text));
-    let entities = &document.entities;
-    for entity in entities {
+/// The shipped Spanish models' pipelines, loaded once for all cases.
+fn spanish_pipelines() -> &'static [[Pipeline; 2]] {
+    static PIPELINES: OnceLock<Vec<[Pipeline; 2]>> = OnceLock::new();
+    PIPELINES.get_or_init(|| {
+        ["bilstm-crf-es.clinitag", "dictionary-es.json"]
+            .iter()
+            .map(|name| pipelines(&shipped(name)))
+            .collect()
+    })
+}
+
+/// A model's pipelines (no index, propagation on), offsets in chars and in UTF-16 units.
+fn pipelines(model: &[u8]) -> [Pipeline; 2] {
+    [OffsetUnit::Char, OffsetUnit::Utf16].map(|offsets| {
+        let options = PipelineOptions {
+            offsets,
+            ..PipelineOptions::default()
+        };
+        Pipeline::new(Model::from_bytes(model).unwrap(), None, options)
+    })
+}
+
+/// Entities sorted, non-empty, inside the text, on char boundaries, and each mention's text
+/// is the input's characters at its own offsets, in chars and in UTF-16 units, through the
+/// whole pipeline (propagation included).
+fn entities_keep_their_characters(
+    [by_char, by_utf16]: &[Pipeline; 2],
+    text: &str,
+) -> Result<(), TestCaseError> {
+    let entities = by_char.model().tag(text, &Segmentation::of(text));
+    for entity in &entities {
         prop_assert!(
             entity.start < entity.end && entity.end <= text.len(),
             "{:?}",
@@ -455,16 +479,20 @@ fn entities_keep_their_characters(model: &Model, text: &str) -> Result<(), TestC
         .all(|w| (w[0].start, w[0].end) <= (w[1].start, w[1].end)));
     let chars: Vec<char> = text.chars().collect();
     let units: Vec<u16> = text.encode_utf16().collect();
-    for entity in json::to_json(&document, OffsetUnit::Char).entities {
+    let mentions = by_char.tag(text).unwrap();
+    prop_assert!(mentions.len() >= entities.len());
+    for mention in &mentions {
         prop_assert_eq!(
-            chars[entity.start..entity.end].iter().collect::<String>(),
-            entity.text
+            chars[mention.start..mention.end].iter().collect::<String>(),
+            mention.text.as_str()
         );
     }
-    for entity in json::to_json(&document, OffsetUnit::Utf16).entities {
+    let in_utf16 = by_utf16.tag(text).unwrap();
+    prop_assert_eq!(in_utf16.len(), mentions.len());
+    for mention in &in_utf16 {
         prop_assert_eq!(
-            String::from_utf16(&units[entity.start..entity.end]).unwrap(),
-            entity.text
+            String::from_utf16(&units[mention.start..mention.end]).unwrap(),
+            mention.text.as_str()
         );
     }
     Ok(())
@@ -475,8 +503,8 @@ proptest! {
 
     #[test]
     fn taggers_return_entities_on_the_characters_of_any_text(text in clinical_unicode()) {
-        for model in spanish_models() {
-            entities_keep_their_characters(model, &text)?;
+        for pipelines in spanish_pipelines() {
+            entities_keep_their_characters(pipelines, &text)?;
         }
     }
 
@@ -486,8 +514,8 @@ proptest! {
     ) {
         // A real mention the models know, wrapped in generated text: entities still map back.
         let text = format!("{before} Tratamiento con amoxicilina y omeprazol. {after}");
-        for model in spanish_models() {
-            entities_keep_their_characters(model, &text)?;
+        for pipelines in spanish_pipelines() {
+            entities_keep_their_characters(pipelines, &text)?;
         }
     }
 }
@@ -498,9 +526,9 @@ proptest! {
 
     #[test]
     fn the_transformer_returns_entities_on_the_characters_of_any_text(text in clinical_unicode()) {
-        static BERT: OnceLock<Model> = OnceLock::new();
-        let model = BERT.get_or_init(|| Model::from_bytes(&shipped("bert-es.clinitag")).unwrap());
-        entities_keep_their_characters(model, &text)?;
+        static BERT: OnceLock<[Pipeline; 2]> = OnceLock::new();
+        let bert = BERT.get_or_init(|| pipelines(&shipped("bert-es.clinitag")));
+        entities_keep_their_characters(bert, &text)?;
     }
 }
 

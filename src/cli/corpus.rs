@@ -157,11 +157,7 @@ fn read_model(path: &Path) -> Result<models::Model> {
 
 /// One model, or an ensemble of several with their weights (each file's own when none are
 /// given), reading `language`'s text (a model of several languages tags its types alone).
-pub fn load_models(
-    paths: &[PathBuf],
-    weights: &[f32],
-    language: &str,
-) -> Result<Box<dyn Tagger + Send + Sync>> {
+pub fn load_model(paths: &[PathBuf], weights: &[f32], language: &str) -> Result<models::Model> {
     if !weights.is_empty() && weights.len() != paths.len() {
         bail!("{} weights for {} models", weights.len(), paths.len());
     }
@@ -177,10 +173,11 @@ pub fn load_models(
         members.push(model);
     }
     let weights = (!weights.is_empty()).then_some(weights);
-    Ok(Box::new(models::Model::ensemble(members, weights)?))
+    Ok(models::Model::ensemble(members, weights)?)
 }
 
-fn progress(len: usize, message: &'static str) -> ProgressBar {
+/// A progress bar for `len` items, drawn on a terminal only.
+pub fn progress(len: usize, message: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -193,7 +190,8 @@ fn progress(len: usize, message: &'static str) -> ProgressBar {
     bar
 }
 
-/// Tags every document in place, with a progress bar on long runs.
+/// Tags every document in place with a model alone (no propagation, no concepts: how a
+/// model in training is scored), with a progress bar on long runs.
 pub fn tag_all(model: &dyn Tagger, documents: &mut [(Document, Segmentation)]) {
     let bar = progress(documents.len(), "tagging");
     for (document, segmentation) in documents.iter_mut() {

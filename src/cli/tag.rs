@@ -1,18 +1,16 @@
 use super::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
-use clinitag::formats::conll::{write_conll, ConllSentence};
+use clinitag::formats::conll::{tagged_sentences, write_conll};
 use clinitag::formats::corpus::Annotations;
 use clinitag::formats::corpus::{write, write_brat_dir};
-use clinitag::formats::json::to_json;
-use clinitag::normalize::Matcher;
-use clinitag::tagging::{align_entities, Scheme};
-use clinitag::text::{OffsetUnit, Segmentation};
-use clinitag::Document;
+use clinitag::formats::json::JsonDocument;
+use clinitag::tagging::Scheme;
+use clinitag::{OffsetUnit, Pipeline, PipelineOptions};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// One JSON document (or an array of them): entities with start, end, type, text, score, concepts.
+    /// One JSON document (or an array of them): entities with start, end, type, text, score, concept.
     Json,
     /// A folder with <doc>.txt, <doc>.ann (AnnotatorNotes hold concept ids) and <doc>.tsv (subtrack 2).
     Brat,
@@ -81,40 +79,49 @@ pub struct Args {
     /// Tagging scheme of CoNLL output: bio (IOB2, what conlleval reads), bioes or bmewov.
     #[arg(long, default_value = "bio")]
     scheme: Scheme,
+    /// Documents tagged at once, each on a thread of its own [default: one per core]. The
+    /// output does not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let input_format = corpus::resolve_format(&args.input, args.input_format);
     let model_paths = match args.model.is_empty() {
         true => vec![corpus::default_model(&args.lang)?],
         false => args.model,
     };
-    let model = corpus::load_models(&model_paths, &args.weights, &args.lang)?;
+    let model = corpus::load_model(&model_paths, &args.weights, &args.lang)?;
     let index_path = match (&args.index, args.no_index) {
         (_, true) => None,
         (Some(path), _) => Some(path.clone()),
         (None, false) => super::index::default_index(&args.lang),
     };
-    let matcher = match index_path {
-        Some(path) => Some(Matcher::new(super::index::load_index(&path)?)),
+    let index = match index_path {
+        Some(path) => Some(super::index::load_index(&path)?),
         None => None,
     };
-    let mut input = corpus::read(&args.input, args.input_format, Annotations::Ignore)?;
-    corpus::tag_all(model.as_ref(), &mut input.documents);
-    let propagate = match args.propagate {
-        Propagate::Auto => input.format != InputFormat::Conll,
-        Propagate::Always => true,
-        Propagate::Never => false,
+    let options = PipelineOptions {
+        propagate: match args.propagate {
+            Propagate::Auto => input_format != InputFormat::Conll,
+            Propagate::Always => true,
+            Propagate::Never => false,
+        },
+        max_part_length: None,
+        offsets: match args.offsets {
+            Offsets::Char => OffsetUnit::Char,
+            Offsets::Utf16 => OffsetUnit::Utf16,
+            Offsets::Byte => OffsetUnit::Byte,
+        },
     };
-    if propagate {
-        for (document, segmentation) in &mut input.documents {
-            document.propagate_mentions(segmentation);
-        }
-    }
-    if let Some(matcher) = &matcher {
-        for (document, _) in &mut input.documents {
-            matcher.annotate(document);
-        }
-    }
+    let pipeline = Pipeline::new(model, index, options);
+    let mut input = corpus::read(&args.input, input_format, Annotations::Ignore)?;
+    let bar = corpus::progress(input.documents.len(), "tagging");
+    let concepts =
+        pipeline.tag_documents(&mut input.documents, args.threads.map(usize::from), || {
+            bar.inc(1)
+        })?;
+    bar.finish_and_clear();
 
     let format = args.format.unwrap_or(match input.format {
         InputFormat::Brat => OutputFormat::Brat,
@@ -140,16 +147,11 @@ pub fn run(args: Args) -> Result<()> {
             return Ok(());
         }
         OutputFormat::Json => {
-            let unit = match args.offsets {
-                Offsets::Char => OffsetUnit::Char,
-                Offsets::Utf16 => OffsetUnit::Utf16,
-                Offsets::Byte => OffsetUnit::Byte,
-            };
-            let mut documents: Vec<_> = input
-                .documents
-                .iter()
-                .map(|(d, _)| to_json(d, unit))
-                .collect();
+            let mut documents = Vec::with_capacity(input.documents.len());
+            for ((document, _), concepts) in input.documents.iter().zip(&concepts) {
+                let mentions = pipeline.mentions(document, concepts)?;
+                documents.push(JsonDocument::new(&document.id, options.offsets, mentions));
+            }
             let json = if documents.len() == 1 {
                 serde_json::to_string_pretty(&documents.remove(0))
             } else {
@@ -158,7 +160,7 @@ pub fn run(args: Args) -> Result<()> {
             json.context("writing JSON")? + "\n"
         }
         OutputFormat::Conll => {
-            let sentences = conll_sentences(&input.documents, args.scheme);
+            let sentences = tagged_sentences(&input.documents, args.scheme);
             if let Some(given) = &input.conll {
                 // CoNLL input is never re-tokenized: the same tokens come back, one tag each.
                 debug_assert!(given
@@ -174,27 +176,4 @@ pub fn run(args: Args) -> Result<()> {
         None => print!("{output}"),
     }
     Ok(())
-}
-
-/// Every sentence of the tagged documents as CoNLL tokens with tags in `scheme`.
-pub fn conll_sentences(
-    documents: &[(Document, Segmentation)],
-    scheme: Scheme,
-) -> Vec<ConllSentence> {
-    let mut sentences = Vec::new();
-    for (document, segmentation) in documents {
-        let (aligned, _) = align_entities(segmentation, &document.entities);
-        for sentence in aligned {
-            let tokens = &segmentation.tokens[sentence.tokens.clone()];
-            let encoding = scheme.encode(tokens.len(), &sentence.spans);
-            sentences.push(ConllSentence {
-                tokens: tokens
-                    .iter()
-                    .map(|t| t.text(&document.text).to_string())
-                    .collect(),
-                tags: encoding.tags.iter().map(|t| scheme.format(t)).collect(),
-            });
-        }
-    }
-    sentences
 }

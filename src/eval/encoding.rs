@@ -53,7 +53,7 @@ pub fn boundary_coverage(documents: &[Document]) -> BoundaryCoverage {
     coverage
 }
 
-fn lost(document: &Document, entity: &crate::Entity, reason: String) -> LostEntity {
+fn lost(document: &Document, entity: &crate::document::Entity, reason: String) -> LostEntity {
     LostEntity {
         document: document.id.clone(),
         label: entity.label.clone(),
@@ -172,7 +172,7 @@ impl fmt::Display for RoundTrip {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Entity;
+    use crate::document::Entity;
 
     #[test]
     fn nested_entities_survive_bmewov_but_not_flat_schemes() {

@@ -4,7 +4,7 @@
 
 use crate::document::{Document, Entity};
 use crate::error::{Error, Result};
-use crate::tagging::{Scheme, Tag};
+use crate::tagging::{align_entities, Scheme, Tag};
 use crate::text::{Segmentation, Token};
 
 /// One sentence of a CoNLL file. `tags` is empty when the file has a token column only.
@@ -12,6 +12,30 @@ use crate::text::{Segmentation, Token};
 pub struct ConllSentence {
     pub tokens: Vec<String>,
     pub tags: Vec<String>,
+}
+
+/// Every sentence of tagged documents as CoNLL tokens with the entities' tags in `scheme`:
+/// what `clinitag tag` writes for CoNLL output, and what a CoNLL dev set is scored on.
+pub fn tagged_sentences(
+    documents: &[(Document, Segmentation)],
+    scheme: Scheme,
+) -> Vec<ConllSentence> {
+    let mut sentences = Vec::new();
+    for (document, segmentation) in documents {
+        let (aligned, _) = align_entities(segmentation, &document.entities);
+        for sentence in aligned {
+            let tokens = &segmentation.tokens[sentence.tokens.clone()];
+            let encoding = scheme.encode(tokens.len(), &sentence.spans);
+            sentences.push(ConllSentence {
+                tokens: tokens
+                    .iter()
+                    .map(|t| t.text(&document.text).to_string())
+                    .collect(),
+                tags: encoding.tags.iter().map(|t| scheme.format(t)).collect(),
+            });
+        }
+    }
+    sentences
 }
 
 /// Parses a CoNLL file. Every line of a file must have the same number of columns.

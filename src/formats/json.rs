@@ -1,27 +1,26 @@
-//! JSON output: entities with start, end, type, text, score and concepts, with offsets in
-//! the unit the consumer counts in (chars for Python/BRAT, UTF-16 for JavaScript).
+//! JSON output: a document's entities as every door gives them ([`Mention`]: start, end,
+//! type, text, score, concept), with the unit their offsets count in.
 
-use crate::document::Document;
-use crate::text::{OffsetMap, OffsetUnit};
+use crate::document::Mention;
+use crate::text::OffsetUnit;
 use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JsonEntity {
-    pub start: usize,
-    pub end: usize,
-    #[serde(rename = "type")]
-    pub label: String,
-    pub text: String,
-    pub score: f32,
-    pub concepts: Vec<String>,
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JsonDocument {
     pub id: String,
     /// "byte", "char" or "utf16".
     pub offsets: String,
-    pub entities: Vec<JsonEntity>,
+    pub entities: Vec<Mention>,
+}
+
+impl JsonDocument {
+    pub fn new(id: impl Into<String>, unit: OffsetUnit, entities: Vec<Mention>) -> Self {
+        JsonDocument {
+            id: id.into(),
+            offsets: unit_name(unit).to_string(),
+            entities,
+        }
+    }
 }
 
 fn unit_name(unit: OffsetUnit) -> &'static str {
@@ -32,53 +31,46 @@ fn unit_name(unit: OffsetUnit) -> &'static str {
     }
 }
 
-/// A document's entities with offsets converted to `unit`, in text order.
-pub fn to_json(document: &Document, unit: OffsetUnit) -> JsonDocument {
-    let offsets = OffsetMap::new(&document.text);
-    let convert = |byte| {
-        offsets
-            .from_byte(byte, unit)
-            .expect("entity offsets lie on char boundaries")
-    };
-    let mut entities: Vec<JsonEntity> = document
-        .entities
-        .iter()
-        .map(|entity| JsonEntity {
-            start: convert(entity.start),
-            end: convert(entity.end),
-            label: entity.label.clone(),
-            text: document.mention(entity).to_string(),
-            score: entity.score,
-            concepts: entity.concepts.clone(),
-        })
-        .collect();
-    entities.sort_by_key(|e| (e.start, e.end));
-    JsonDocument {
-        id: document.id.clone(),
-        offsets: unit_name(unit).to_string(),
-        entities,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::Entity;
+    use crate::document::ConceptMatch;
 
     #[test]
-    fn offsets_follow_the_requested_unit() {
-        let mut document = Document::new("d", "🧪 ácido fólico");
-        let start = document.text.find("ácido").unwrap();
-        document
-            .entities
-            .push(Entity::new(start, document.text.len(), "NORMALIZABLES"));
-        let chars = to_json(&document, OffsetUnit::Char);
-        assert_eq!((chars.entities[0].start, chars.entities[0].end), (2, 14));
-        let utf16 = to_json(&document, OffsetUnit::Utf16);
-        assert_eq!((utf16.entities[0].start, utf16.entities[0].end), (3, 15));
-        assert_eq!(utf16.entities[0].text, "ácido fólico");
-        let json = serde_json::to_string(&utf16).unwrap();
+    fn a_document_reads_back_as_written_with_its_unit_and_field_names() {
+        let mention = Mention {
+            start: 3,
+            end: 15,
+            label: "NORMALIZABLES".into(),
+            text: "ácido fólico".into(),
+            score: 0.75,
+            concept: Some(ConceptMatch {
+                id: "63718003".into(),
+                preferred: "ácido fólico".into(),
+                score: 1.0,
+                stage: "exact".into(),
+                term: "acido folico".into(),
+                sources: vec!["PharmaCoNER train".into()],
+            }),
+        };
+        let document = JsonDocument::new("d", OffsetUnit::Utf16, vec![mention]);
+        let json = serde_json::to_string(&document).unwrap();
+        assert!(json.contains("\"offsets\":\"utf16\""), "{json}");
         assert!(json.contains("\"type\":\"NORMALIZABLES\""), "{json}");
-        assert_eq!(serde_json::from_str::<JsonDocument>(&json).unwrap(), utf16);
+        assert!(json.contains("\"concept\":{\"id\":\"63718003\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<JsonDocument>(&json).unwrap(),
+            document
+        );
+        let without = JsonDocument::new(
+            "e",
+            OffsetUnit::Char,
+            vec![Mention {
+                concept: None,
+                ..document.entities[0].clone()
+            }],
+        );
+        let json = serde_json::to_string(&without).unwrap();
+        assert!(json.contains("\"concept\":null"), "{json}");
     }
 }

@@ -8,7 +8,9 @@
 //! words (every model here tags the words of [`sentence_words`]) and share a scheme and a
 //! tag set, so the tags line up by name.
 
-use super::{sentence_words, Model, Tagger};
+use super::bert::BertTagger;
+use super::bilstm_crf::BiLstmCrfTagger;
+use super::tagger::{sentence_words, Tagger};
 use crate::decoding::{marginals, SequenceDecoder};
 use crate::document::Entity;
 use crate::error::{Error, Result};
@@ -17,6 +19,49 @@ use crate::text::Segmentation;
 /// The floor under averaged probabilities before their logarithm: a tag no member believes
 /// in stays possible, so a path always exists, but is never chosen over one they do.
 const FLOOR: f32 = 1e-9;
+
+/// A tagger whose CRF gives tag probabilities, which an ensemble can average.
+pub enum Neural {
+    BiLstmCrf(Box<BiLstmCrfTagger>),
+    Bert(Box<BertTagger>),
+}
+
+impl Neural {
+    fn tagger(&self) -> &(dyn Tagger + Send + Sync) {
+        match self {
+            Neural::BiLstmCrf(model) => model.as_ref(),
+            Neural::Bert(model) => model.as_ref(),
+        }
+    }
+
+    fn decoder(&self) -> &SequenceDecoder {
+        match self {
+            Neural::BiLstmCrf(model) => model.decoder(),
+            Neural::Bert(model) => model.decoder(),
+        }
+    }
+
+    fn emissions(&self, sentences: &[&[&str]]) -> Vec<Vec<f32>> {
+        match self {
+            Neural::BiLstmCrf(model) => model.emissions(sentences),
+            Neural::Bert(model) => model.emissions(sentences),
+        }
+    }
+
+    async fn emissions_async(&self, sentences: &[&[&str]]) -> Result<Vec<Vec<f32>>> {
+        match self {
+            Neural::BiLstmCrf(model) => model.emissions_async(sentences).await,
+            Neural::Bert(model) => model.emissions_async(sentences).await,
+        }
+    }
+
+    fn moved_to(self, device: &burn::tensor::Device) -> Self {
+        match self {
+            Neural::BiLstmCrf(model) => Neural::BiLstmCrf(Box::new(model.to_device(device))),
+            Neural::Bert(model) => Neural::Bert(Box::new(model.to_device(device))),
+        }
+    }
+}
 
 pub struct Ensemble {
     members: Vec<Member>,
@@ -27,7 +72,7 @@ pub struct Ensemble {
 }
 
 struct Member {
-    model: Model,
+    model: Neural,
     weight: f32,
     /// `order[i]`: where the member's tag `i` sits in the ensemble's tag order.
     order: Vec<usize>,
@@ -35,15 +80,15 @@ struct Member {
 
 impl Ensemble {
     /// An ensemble of `models` with the given weights (normalized to sum to one).
-    pub fn new(models: Vec<(Model, f32)>) -> Result<Self> {
+    pub fn new(models: Vec<(Neural, f32)>) -> Result<Self> {
         let mut models = models.into_iter();
         let Some((first, first_weight)) = models.next() else {
             return Err(Error::Model("an ensemble needs at least one model".into()));
         };
-        let reference = decoder_of(&first)?;
-        let labels = first.labels();
+        let reference = first.decoder();
+        let labels = first.tagger().labels();
         let decoder = SequenceDecoder::constrained(reference.scheme, &labels);
-        let language = first.language().to_string();
+        let language = first.tagger().language().to_string();
         let mut members = vec![(first, first_weight)];
         members.extend(models);
         let total: f32 = members.iter().map(|(_, w)| *w).sum();
@@ -53,11 +98,11 @@ impl Ensemble {
         let members = members
             .into_iter()
             .map(|(model, weight)| {
-                let own = decoder_of(&model)?;
-                if own.scheme != decoder.scheme || model.language() != language {
+                let own = model.decoder();
+                if own.scheme != decoder.scheme || model.tagger().language() != language {
                     return Err(Error::Model(format!(
                         "cannot combine a {} {:?} model with a {language} {:?} model",
-                        model.language(),
+                        model.tagger().language(),
                         own.scheme,
                         decoder.scheme
                     )));
@@ -72,7 +117,7 @@ impl Ensemble {
                         Error::Model(format!(
                             "cannot combine models that find different entity types ({} and {})",
                             labels.join(", "),
-                            model.labels().join(", ")
+                            model.tagger().labels().join(", ")
                         ))
                     })?;
                 Ok(Member {
@@ -96,7 +141,7 @@ impl Ensemble {
                 .members
                 .into_iter()
                 .map(|m| Member {
-                    model: m.model.to_device(device),
+                    model: m.model.moved_to(device),
                     ..m
                 })
                 .collect(),
@@ -129,9 +174,7 @@ impl Ensemble {
         emissions: &[Vec<f32>],
         combined: &mut [Vec<f32>],
     ) {
-        let scores = &decoder_of(&member.model)
-            .expect("members are checked to be neural")
-            .scores;
+        let scores = &member.model.decoder().scores;
         let k = self.decoder.tags.len();
         for ((sentence, emissions), sum) in sentences.iter().zip(emissions).zip(combined) {
             let probabilities = marginals(emissions, sentence.len(), scores);
@@ -142,15 +185,6 @@ impl Ensemble {
             }
         }
     }
-}
-
-fn decoder_of(model: &Model) -> Result<&SequenceDecoder> {
-    model.decoder().ok_or_else(|| {
-        Error::Model(format!(
-            "an ensemble combines neural models' tag probabilities, which a {} model lacks",
-            model.architecture()
-        ))
-    })
 }
 
 fn logarithms(probabilities: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
@@ -166,10 +200,7 @@ impl Tagger for Ensemble {
         let views: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
         let mut combined = self.empty(&views);
         for member in &self.members {
-            let emissions = member
-                .model
-                .emissions(&views)
-                .expect("members are checked to be neural");
+            let emissions = member.model.emissions(&views);
             self.add(member, &views, &emissions, &mut combined);
         }
         self.decoder.entities(segmentation, &logarithms(combined))
@@ -180,6 +211,6 @@ impl Tagger for Ensemble {
     }
 
     fn labels(&self) -> Vec<String> {
-        self.members[0].model.labels()
+        self.members[0].model.tagger().labels()
     }
 }

@@ -10,6 +10,7 @@
 //! [`BiLstm::forward`]): there a step's dozen small tensor operations cost more than their
 //! arithmetic.
 
+use super::tagger::computes_on_host;
 use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -104,7 +105,7 @@ impl BiLstm {
     /// Runs both directions over `input` (`[batch, time, d]`, right-padded to `lengths`).
     /// Outputs at padded steps are meaningless; outputs at real steps never depend on padding.
     pub fn forward(&self, input: Tensor<3>, lengths: &SequenceLengths) -> Tensor<3> {
-        if super::computes_on_host(&input.device()) {
+        if computes_on_host(&input.device()) {
             if let Some(output) = self.forward_on_host(input.clone(), lengths) {
                 return output;
             }
@@ -255,7 +256,7 @@ mod tests {
 
     #[test]
     fn padding_never_reaches_real_steps() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let device = Device::flex();
         device.seed(7);
         let lstm = BiLstm::new(3, 4, &device);
@@ -269,7 +270,7 @@ mod tests {
 
     #[test]
     fn backward_direction_reads_right_to_left() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let device = Device::flex();
         device.seed(3);
         let lstm = BiLstm::new(2, 3, &device);
@@ -284,7 +285,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn the_host_recurrence_matches_burns() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let device = Device::flex();
         device.seed(11);
         let lstm = BiLstm::new(5, 6, &device);

@@ -1,10 +1,10 @@
 //! What every architecture's training shares: labelled sentences, progress reports, and the
 //! epoch loop with early stopping and checkpoints ([`run_epochs`]).
 
+use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::tagging::{align_entities, TokenSpan};
 use crate::text::Segmentation;
-use crate::Document;
 use burn::tensor::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 //! `methylphenidate`); the same rules rewrite both sides, so they only have to make the two
 //! meet, and an exact Spanish match is never lost.
 
-use super::matcher::is_identifier;
+use super::keys::is_identifier;
 
 /// Words that join the others (`cloruro de sodio`, `virus de la hepatitis`, `hepatitis B
 /// virus`): left out.
@@ -184,7 +184,7 @@ fn cross_lingual_word(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::cross_lingual_form;
-    use crate::normalize::normalize_term;
+    use crate::normalize::keys::normalize_term;
 
     fn same(spanish: &str, english: &str) -> bool {
         cross_lingual_form(&normalize_term(spanish)) == cross_lingual_form(&normalize_term(english))

@@ -3,7 +3,9 @@
 //! (`compose.include[].concept[]`, or an `expansion.contains[]`, nested too). Each concept's
 //! `display` and every `designation[]`, in any language, become terms.
 
-use super::{rf2, IndexBuilder, TermSelection, TermSource};
+use super::index::{IndexBuilder, TermSource};
+use super::rf2;
+use super::selection::TermSelection;
 use crate::error::{Error, Result};
 use serde::Deserialize;
 

@@ -2,7 +2,9 @@
 //! page share. Each file is told apart by its bytes and name: an RF2 release zip, RF2
 //! release files (which together make one release), or a FHIR CodeSystem or ValueSet.
 
-use super::{fhir, rf2, IndexBuilder, TermSelection, TermSource};
+use super::index::{IndexBuilder, TermSource};
+use super::selection::TermSelection;
+use super::{fhir, rf2};
 use crate::error::{Error, Result};
 
 /// Terminology files being added to an index. Each becomes a source described as `name:

@@ -5,7 +5,8 @@
 //! postings of every term, the abbreviation table) and an fst map from each term to its
 //! postings. The fst keeps the terms small and gives the Levenshtein automaton search.
 
-use super::{normalize_term, MatcherConfig};
+use super::config::MatcherConfig;
+use super::keys::{normalize_term, primary_language};
 use crate::container::{self, Kind};
 use crate::error::{Error, Result};
 use flate2::read::DeflateDecoder;
@@ -424,8 +425,8 @@ impl IndexBuilder {
         semantic_tag: &str,
     ) {
         let i = self.concept_index(id) as usize;
-        let in_language = language
-            .is_some_and(|l| super::primary_language(l).eq_ignore_ascii_case(&self.language));
+        let in_language =
+            language.is_some_and(|l| primary_language(l).eq_ignore_ascii_case(&self.language));
         let empty = self.concepts[i].preferred.is_empty();
         if !preferred.is_empty() && (empty || (in_language && !self.preferred_in_language[i])) {
             self.concepts[i].preferred = preferred.to_string();

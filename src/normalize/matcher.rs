@@ -2,8 +2,10 @@
 //! anything: exact, abbreviation expansion, cross-lingual spelling rules, Levenshtein
 //! automaton search, fuzzy similarity.
 
+use super::config::MatcherConfig;
 use super::crosslingual::{cross_lingual_form, is_radionuclide};
-use super::{normalize_term, Concept, ConceptIndex, Posting, NO_CONCEPT};
+use super::index::{Concept, ConceptIndex, Posting, NO_CONCEPT};
+use super::keys::{is_identifier, normalize_term};
 use crate::document::Document;
 use levenshtein_automata::LevenshteinAutomatonBuilder;
 use serde::{Deserialize, Serialize};
@@ -76,38 +78,6 @@ pub struct Candidate<'a> {
     pub sources: u64,
 }
 
-/// The matcher's settings, chosen on the PharmaCoNER dev set (see models/README.md).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MatcherConfig {
-    /// Shortest key, in characters, searched at edit distance 1.
-    pub distance_one_from: usize,
-    /// Shortest key searched at edit distance 2.
-    pub distance_two_from: usize,
-    /// Lowest similarity (normalised Damerau-Levenshtein over token-sorted keys) that the
-    /// fuzzy stage accepts; above 1 turns the stage off.
-    pub fuzzy_threshold: f64,
-    pub max_candidates: usize,
-    /// Shortest key, in characters, that the cross-lingual stage looks up.
-    #[serde(default = "default_cross_lingual_from")]
-    pub cross_lingual_from: usize,
-}
-
-fn default_cross_lingual_from() -> usize {
-    MatcherConfig::default().cross_lingual_from
-}
-
-impl Default for MatcherConfig {
-    fn default() -> Self {
-        MatcherConfig {
-            distance_one_from: 5,
-            distance_two_from: 10,
-            fuzzy_threshold: 0.85,
-            max_candidates: 5,
-            cross_lingual_from: 5,
-        }
-    }
-}
-
 /// Terms the fuzzy stage compares in full, after the trigram filter.
 const FUZZY_SHORTLIST: usize = 32;
 
@@ -130,12 +100,6 @@ pub struct Matcher {
     trigrams: HashMap<Trigram, Vec<u32>>,
     /// Where the index's concept table has [`NO_CONCEPT`], if it does.
     no_concept: Option<usize>,
-}
-
-/// Words that name rather than describe: with a digit, or of three characters or fewer
-/// (`B12`, `VIII`, `CD`, `Ig`, `G`). One of them changed is another concept.
-pub(super) fn is_identifier(word: &str) -> bool {
-    word.chars().count() <= 3 || word.chars().any(|c| c.is_ascii_digit())
 }
 
 /// Whether two keys have the same identifier words, in any order.
@@ -435,17 +399,15 @@ impl Matcher {
 
     /// Gives each entity of the index's entity types the concept of its mention, read in
     /// its document (replacing whatever concepts it had); entities of other types keep theirs.
-    pub fn annotate(&self, document: &mut Document) {
-        let best: Vec<Option<String>> = self
-            .document_candidates(document)
-            .into_iter()
-            .map(|c| c.map(|c| c.concept.id.clone()))
-            .collect();
-        for (entity, best) in document.entities.iter_mut().zip(best) {
+    /// Returns the candidate given to each entity, in its order ([`Self::document_candidates`]).
+    pub fn annotate(&self, document: &mut Document) -> Vec<Option<Candidate<'_>>> {
+        let best = self.document_candidates(document);
+        for (entity, best) in document.entities.iter_mut().zip(&best) {
             if self.applies_to(&entity.label) {
-                entity.concepts = best.into_iter().collect();
+                entity.concepts = best.iter().map(|c| c.concept.id.clone()).collect();
             }
         }
+        best
     }
 
     /// The best candidate for each entity of `document`, in its order: `None` for entities
@@ -677,8 +639,10 @@ mod tests {
                 Some(("386975001", Stage::Document)),
             ]
         );
-        matcher.annotate(&mut document);
+        let given = matcher.annotate(&mut document);
+        assert_eq!(given.len(), document.entities.len());
         assert_eq!(document.entities[1].concepts, ["386975001"]);
+        assert_eq!(given[1].as_ref().map(|c| c.stage), Some(Stage::Document));
         assert!(document.entities[3].concepts.is_empty());
     }
 

@@ -4,7 +4,8 @@
 //! Snapshot and full files both read: where an id has several rows, the latest
 //! `effectiveTime` wins.
 
-use super::{IndexBuilder, TermSelection, TermSource};
+use super::index::{IndexBuilder, TermSource};
+use super::selection::TermSelection;
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

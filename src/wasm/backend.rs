@@ -9,9 +9,9 @@
 //! back next time, instead of measuring again (js/worker.js keeps them in IndexedDB).
 
 use super::adapter::{self, GraphicsAdapter, NoGpu};
+use crate::error::Result;
 use crate::models::{Model, Tagger as _};
 use crate::text::Segmentation;
-use crate::Result;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;

@@ -10,7 +10,8 @@
 // manifest.json's SHA-256 (an altered cached copy replaced, an altered download refused). It
 // fails on any request
 // to another origin, and
-// saves a screenshot to target/e2e/page.png. Prints time-to-first-tag figures as JSON.
+// saves a screenshot to target/e2e/page.png (and the README's, docs/page.png). Prints
+// time-to-first-tag figures as JSON.
 //
 //   node tests/e2e/page.mjs            (CHROMIUM=/usr/bin/chromium by default)
 
@@ -215,6 +216,9 @@ assert.match(csvLines[0], /^type,start,end,text,score,snomed_ct_id/);
 await mkdir(OUT, { recursive: true });
 await page.click(`#highlighted mark[data-index="${withConcept}"]`);
 await page.screenshot({ path: join(OUT, "page.png"), fullPage: true });
+// The README's picture of the page, as a visitor first sees it, made anew by each run.
+await mkdir(join(ROOT, "docs"), { recursive: true });
+await page.screenshot({ path: join(ROOT, "docs/page.png") });
 
 // The same text again, warm.
 started = Date.now();

@@ -320,7 +320,8 @@ impl DevSet {
         }
         if let Some(gold) = gold_conll {
             // Scored on the types this corpus annotates (see `eval --gold-types-only`).
-            let predicted = super::tag::conll_sentences(&corpus.documents, Scheme::Bio);
+            let predicted =
+                clinitag::formats::conll::tagged_sentences(&corpus.documents, Scheme::Bio);
             let predicted = clinitag::eval::conll::only_gold_types(&gold, &predicted);
             return Ok(vec![
                 clinitag::eval::conll::score(&gold, &predicted)?.entities,

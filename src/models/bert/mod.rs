@@ -24,11 +24,9 @@ use crate::container::{self, Kind};
 use crate::decoding::SequenceDecoder;
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::quantize::{Calibration, ToInt4};
-use crate::models::{
-    computes_on_host, labels_of, load_weights, sentence_words, write_model_file, write_stored,
-    Precision, Tagger,
-};
+use crate::models::precision::quantize::{Calibration, ToInt4};
+use crate::models::precision::{load_weights, write_model_file, write_stored, Precision};
+use crate::models::tagger::{computes_on_host, labels_of, sentence_words, Tagger};
 use crate::tagging::{Scheme, Tag};
 use crate::text::Segmentation;
 use burn::module::Module;
@@ -70,8 +68,8 @@ pub struct Header {
     pub training: serde_json::Value,
     /// Its weight in an ensemble when the caller gives none (see [`super::Model::ensemble`]).
     #[serde(
-        default = "super::unit_weight",
-        skip_serializing_if = "super::is_unit_weight"
+        default = "crate::models::precision::unit_weight",
+        skip_serializing_if = "crate::models::precision::is_unit_weight"
     )]
     pub ensemble_weight: f32,
     /// The entity types of each language a model trained on several reads (absent: every
@@ -851,7 +849,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_model_of_two_languages_tags_each_with_its_own_types() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let text = "con acido folico y hierro. Niveles de PCR elevados";
         let segmentation = Segmentation::of(text);
         let types = |entities: &[Entity]| {
@@ -935,7 +933,7 @@ pub(crate) mod tests {
 
     #[test]
     fn fine_tuning_learns_and_files_round_trip() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         for crf in [true, false] {
             let (model, losses) = tiny_model(crf, 30);
             assert!(
@@ -1021,7 +1019,7 @@ pub(crate) mod tests {
 
     #[test]
     fn sentences_longer_than_a_window_are_tagged_whole() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let (model, _) = tiny_model(true, 30);
         // 40 words, 4 pieces each at least: several windows of 16 pieces.
         let text = ["con acido folico y hierro"; 8].join(" ");
@@ -1039,7 +1037,7 @@ pub(crate) mod tests {
 
     #[test]
     fn batches_group_windows_of_similar_length() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let (mut model, _) = tiny_model(true, 1);
         // Sentences of 1 to 12 words, then one of 40 (several windows of 16 pieces).
         let mut text: String = (1..=12)
@@ -1074,7 +1072,7 @@ pub(crate) mod tests {
 
     #[test]
     fn exports_to_huggingface_layout_and_reads_back() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let (model, _) = tiny_model(true, 1);
         let dir = std::env::temp_dir().join(format!("clinitag-export-{}", std::process::id()));
         model.export_huggingface(&dir).unwrap();
@@ -1101,7 +1099,7 @@ pub(crate) mod tests {
 
     #[test]
     fn damaged_files_are_refused() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let (model, _) = tiny_model(false, 1);
         let bytes = model.to_bytes().unwrap();
         let error = |b: &[u8]| {
@@ -1118,7 +1116,7 @@ pub(crate) mod tests {
 
     #[test]
     fn loading_draws_no_random_numbers() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let (model, _) = tiny_model(true, 1);
         let device = Device::flex();
         let draw = || {

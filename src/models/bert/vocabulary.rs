@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_pruned_wordpiece_vocabulary_cuts_its_words_as_before() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let mut pretrained = tiny_pretrained();
         let full = WordPieces::from_json(&pretrained.tokenizer).unwrap();
         let table = |p: &Pretrained| -> Vec<f32> {
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn frequent_shattered_words_become_pieces_embedded_as_their_mean() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let mut pretrained = tiny_pretrained();
         let wordpieces = WordPieces::from_json(&pretrained.tokenizer).unwrap();
         let before = wordpieces.pieces("Ibuprofeno");

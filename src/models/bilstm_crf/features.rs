@@ -54,13 +54,13 @@ impl Lexicon {
     /// Adds affixes from a table with the columns `Type` (prefix, suffix or root) and
     /// `Expression_EN`/`Expression_ES` (several affixes separated by commas), tab-separated
     /// with a header line, taking the column of `language`.
-    pub fn add_affixes(&mut self, tsv: &str, language: &str) -> crate::Result<()> {
+    pub fn add_affixes(&mut self, tsv: &str, language: &str) -> crate::error::Result<()> {
         let mut lines = tsv.lines();
         let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
         let wanted = format!("Expression_{}", language.to_uppercase());
         let column = |name: &str| header.iter().position(|h| h.trim() == name);
         let (Some(kind_column), Some(expression_column)) = (column("Type"), column(&wanted)) else {
-            return Err(crate::Error::parse(
+            return Err(crate::error::Error::parse(
                 "affix table",
                 1,
                 format!("expected the columns Type and {wanted}"),
@@ -78,7 +78,7 @@ impl Lexicon {
                 "suffix" => Affix::Suffix,
                 "root" => Affix::Root,
                 other => {
-                    return Err(crate::Error::parse(
+                    return Err(crate::error::Error::parse(
                         "affix table",
                         number + 2,
                         format!("unknown affix type '{other}'"),

@@ -13,7 +13,8 @@ use crate::container::{self, Kind};
 use crate::decoding::{CrfScores, SequenceDecoder};
 use crate::document::Entity;
 use crate::error::{Error, Result};
-use crate::models::{labels_of, load_weights, sentence_words, write_model_file, Precision, Tagger};
+use crate::models::precision::{load_weights, write_model_file, Precision};
+use crate::models::tagger::{labels_of, sentence_words, Tagger};
 use crate::tagging::{Scheme, Tag, TokenSpan};
 use crate::text::Segmentation;
 use burn::module::Module;
@@ -41,8 +42,8 @@ pub struct Header {
     pub training: serde_json::Value,
     /// Its weight in an ensemble when the caller gives none (see [`super::Model::ensemble`]).
     #[serde(
-        default = "super::unit_weight",
-        skip_serializing_if = "super::is_unit_weight"
+        default = "crate::models::precision::unit_weight",
+        skip_serializing_if = "crate::models::precision::is_unit_weight"
     )]
     pub ensemble_weight: f32,
 }
@@ -310,7 +311,7 @@ mod tests {
     #[test]
     fn a_run_stopped_within_an_epoch_resumes_where_it_stood() {
         use crate::models::training::{Checkpoints, Progress};
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         // A batch a sentence, word dropout drawing from the epoch's generator, and no
         // dropout masks (the device's generator, which a checkpoint cannot hold).
         let mut config = tiny_config();
@@ -408,7 +409,7 @@ mod tests {
 
     #[test]
     fn save_and_load_give_identical_outputs() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let model = tiny_model();
         let sentences: [&[&str]; 2] = [&["Tratamiento", "con", "ácido", "fólico"], &["PCR"]];
         let before = model.emissions(&sentences);
@@ -445,7 +446,7 @@ mod tests {
 
     #[test]
     fn tags_text_on_token_boundaries_with_confidences() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let model = tiny_model();
         let text = "Tratamiento con ácido fólico y hierro.";
         let entities = model.tag(text, &Segmentation::of(text));
@@ -493,7 +494,7 @@ mod tests {
 
     #[test]
     fn foreign_and_damaged_files_are_refused() {
-        let _random = crate::models::exclusive_random();
+        let _random = crate::models::random::exclusive_random();
         let bytes = tiny_model().to_bytes().unwrap();
         let error = |b: &[u8]| {
             BiLstmCrfTagger::from_bytes(b, &Device::flex())

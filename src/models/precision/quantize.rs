@@ -8,6 +8,7 @@
 //! close. Matrices without calibration (the embeddings, the head) are rounded to the nearest
 //! of 63 levels (6 bits) in a calibrated file, of 15 otherwise.
 
+use super::rounding::{int8_block, int8_scheme};
 use crate::error::{Error, Result};
 use burn::module::{ModuleMapper, Param};
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, QPARAM_ALIGN};
@@ -90,7 +91,7 @@ impl ModuleMapper for ToInt4<'_> {
             .and_then(|c| c.moments.get(&self.path.join(".")));
         param.map(|tensor| {
             let dims = tensor.dims();
-            let Some(block) = super::int8_block(dims[D - 1]).filter(|_| D >= 2) else {
+            let Some(block) = int8_block(dims[D - 1]).filter(|_| D >= 2) else {
                 return tensor.cast(DType::F16);
             };
             let device = tensor.device();
@@ -112,7 +113,7 @@ impl ModuleMapper for ToInt4<'_> {
                     round_to_nearest(&values, block as usize, top)
                 }
             };
-            let scheme = super::int8_scheme::<D>(block);
+            let scheme = int8_scheme::<D>(block);
             Tensor::from_data(
                 TensorData::quantized(levels, dims, scheme, &scales, None),
                 &device,
