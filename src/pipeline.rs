@@ -45,6 +45,9 @@ impl Default for PipelineOptions {
     }
 }
 
+/// The parts a text is tagged in, each with how much of the text is done once it is.
+type Parts<'s> = Vec<(Cow<'s, Segmentation>, usize)>;
+
 /// A model (one, or an ensemble), an optional concept index and the options: what turns a
 /// text into its entities.
 pub struct Pipeline {
@@ -87,20 +90,13 @@ impl Pipeline {
         text: &str,
         mut progress: impl FnMut(usize, usize) -> Result<(), E>,
     ) -> Result<Vec<Mention>, E> {
-        let mut document = Document::new("", text);
-        let segmentation = Segmentation::of(text);
-        let total = self.length(text);
-        let parts = self.parts(text, &segmentation)?;
-        if parts.is_empty() {
-            progress(total, total)?;
-        }
+        let (mut document, segmentation) = (Document::new("", text), Segmentation::of(text));
+        let (parts, total) = self.begin(text, &segmentation, &mut progress)?;
         for (part, done) in parts {
-            let entities = self.model.tag(text, &part);
-            document.entities.extend(entities);
+            document.entities.extend(self.model.tag(text, &part));
             progress(done, total)?;
         }
-        let concepts = self.finish(&mut document, &segmentation);
-        Ok(self.mentions(&document, &concepts)?)
+        Ok(self.end(&mut document, &segmentation)?)
     }
 
     /// [`Pipeline::tag_with_progress`] that reads the model's results back asynchronously,
@@ -110,20 +106,15 @@ impl Pipeline {
         text: &str,
         mut progress: impl FnMut(usize, usize) -> Result<(), E>,
     ) -> Result<Vec<Mention>, E> {
-        let mut document = Document::new("", text);
-        let segmentation = Segmentation::of(text);
-        let total = self.length(text);
-        let parts = self.parts(text, &segmentation)?;
-        if parts.is_empty() {
-            progress(total, total)?;
-        }
+        let (mut document, segmentation) = (Document::new("", text), Segmentation::of(text));
+        let (parts, total) = self.begin(text, &segmentation, &mut progress)?;
         for (part, done) in parts {
-            let entities = self.model.tag_async(text, &part).await?;
-            document.entities.extend(entities);
+            document
+                .entities
+                .extend(self.model.tag_async(text, &part).await?);
             progress(done, total)?;
         }
-        let concepts = self.finish(&mut document, &segmentation);
-        Ok(self.mentions(&document, &concepts)?)
+        Ok(self.end(&mut document, &segmentation)?)
     }
 
     /// Tags a document whose text is already segmented (CoNLL input keeps its own tokens):
@@ -174,17 +165,35 @@ impl Pipeline {
         Ok(mentions)
     }
 
+    /// What tagging one text starts with: its parts ([`Self::parts`]) and its length in
+    /// [`PipelineOptions::offsets`] units, progress told at once that a text of no part is done.
+    fn begin<'s, E: From<Error>>(
+        &self,
+        text: &str,
+        segmentation: &'s Segmentation,
+        progress: &mut impl FnMut(usize, usize) -> Result<(), E>,
+    ) -> Result<(Parts<'s>, usize), E> {
+        let total = self.length(text);
+        let parts = self.parts(text, segmentation)?;
+        if parts.is_empty() {
+            progress(total, total)?;
+        }
+        Ok((parts, total))
+    }
+
+    /// What tagging one text ends with: the stages after the model, then the mentions.
+    fn end(&self, document: &mut Document, segmentation: &Segmentation) -> Result<Vec<Mention>> {
+        let concepts = self.finish(document, segmentation);
+        self.mentions(document, &concepts)
+    }
+
     /// The parts `segmentation` of `text` is tagged in, each with how much of the text (in
     /// [`PipelineOptions::offsets`] units) is done once it is: the whole segmentation as one part
     /// unless [`PipelineOptions::max_part_length`] cuts it. The last part also covers the blank text
     /// after its last token; a text with no token has no part. The parts are handed out
     /// owned, so that each is dropped once tagged: the whole segmentation stays for
     /// propagation, its copy in parts need not.
-    fn parts<'s>(
-        &self,
-        text: &str,
-        segmentation: &'s Segmentation,
-    ) -> Result<Vec<(Cow<'s, Segmentation>, usize)>> {
+    fn parts<'s>(&self, text: &str, segmentation: &'s Segmentation) -> Result<Parts<'s>> {
         let parts: Vec<Cow<Segmentation>> = match self.options.max_part_length {
             None if segmentation.tokens.is_empty() => Vec::new(),
             None => vec![Cow::Borrowed(segmentation)],

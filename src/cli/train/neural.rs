@@ -410,7 +410,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
     write_and_score(args, &bytes, &dev_sets, started, training_seconds)
 }
 
-/// Training sentences that calibrate a BERT's rounding to 4 bits (`models::quantize`): enough
+/// Training sentences that calibrate a BERT's rounding to 4 bits (`models::precision::quantize`): enough
 /// for the second moments of its widest linear map's 1,536 inputs.
 const CALIBRATION_SENTENCES: usize = 1000;
 

@@ -387,7 +387,7 @@ impl BertTagger {
     }
 
     /// The model file at 4 bits ([`Precision::Int4`]), its linear maps rounded for what they
-    /// compute on `sentences` (words), the calibration text (see `models::quantize`): a
+    /// compute on `sentences` (words), the calibration text (see `models::precision::quantize`): a
     /// thousand sentences of the training text serve.
     pub fn to_bytes_int4(&self, sentences: &[&[&str]]) -> Result<Vec<u8>> {
         let mut calibration = Calibration::default();

@@ -111,7 +111,7 @@ pub struct Layer {
     int8: Option<Arc<Int8Layer>>,
 }
 
-/// A layer's six linear maps quantized to 8 bits (see [`crate::models::int8`]).
+/// A layer's six linear maps quantized to 8 bits (see [`crate::models::precision::int8`]).
 #[derive(Debug)]
 struct Int8Layer {
     query: Int8Linear,
@@ -191,7 +191,7 @@ impl Encoder {
     }
 
     /// From now on, at inference on the CPU, computes every layer's linear maps in 8-bit
-    /// integers from its current weights (see [`crate::models::int8`]); for models stored in
+    /// integers from its current weights (see [`crate::models::precision::int8`]); for models stored in
     /// 8 bits, whose weights were rounded to 8 bits already. `false` drops them again.
     pub fn compute_in_int8(&mut self, int8: bool) {
         for layer in &mut self.layers {
@@ -229,7 +229,7 @@ impl Encoder {
 
     /// Runs one batch of windows through every layer in f32, showing `see` the input of each
     /// linear map (`[batch, pieces, inputs]`) with its layer and name: the calibration of
-    /// 4-bit rounding (`models::quantize`). Padding pieces are shown too: the caller leaves
+    /// 4-bit rounding (`models::precision::quantize`). Padding pieces are shown too: the caller leaves
     /// their rows out.
     pub fn see_linear_inputs(
         &self,
