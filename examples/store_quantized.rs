@@ -10,8 +10,8 @@
 //! (`models::quantize`); without one, every weight to its nearest level.
 //!
 //! `--prune-vocabulary CORPUS...` (after the other arguments) first keeps only the pieces of a
-//! BERT's vocabulary that the words of those corpora are cut into (`BertTagger::
-//! prune_vocabulary`): each of those words is cut and tagged as before.
+//! BERT's vocabulary that the words of those corpora are cut into (`training::vocabulary::
+//! prune_tagger`): each of those words is cut and tagged as before.
 //!
 //! `repack MODEL OUTPUT` rewrites a file's weights as this build stores them, rounding
 //! nothing again (`models::repack`).
@@ -21,8 +21,9 @@
 
 use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::files_with_extension;
-use clinitag::models::{sentence_words, Model, Precision};
+use clinitag::models::{sentence_words, Model, NeuralTagger, Precision};
 use clinitag::text::Segmentation;
+use clinitag::training::vocabulary;
 use std::path::Path;
 
 /// Sentences of calibration text: enough for the second moments of 1,536 inputs.
@@ -114,7 +115,8 @@ fn requantize(
         for corpus in corpora {
             sentences.extend(corpus_sentences(corpus)?);
         }
-        let pruning = tagger.prune_vocabulary(sentences.iter().flatten().map(String::as_str))?;
+        let pruning =
+            vocabulary::prune_tagger(tagger, sentences.iter().flatten().map(String::as_str))?;
         println!("{}", serde_json::to_string(&pruning)?);
     }
     Ok(match (model, calibration) {

@@ -26,8 +26,8 @@
 //!
 //! Beyond the pipeline: [`formats`] reads and writes BRAT, CoNLL, JSON and PharmaCoNER TSV
 //! files; [`eval`] is the official PharmaCoNER scorer and conlleval; [`normalize`] builds
-//! concept indexes from SNOMED CT releases and FHIR files; [`models`] loads and trains the
-//! taggers.
+//! concept indexes from SNOMED CT releases and FHIR files; [`models`] loads the taggers and
+//! [`training`] trains them.
 
 mod container;
 pub mod decoding;
@@ -40,6 +40,8 @@ pub mod normalize;
 mod pipeline;
 pub mod tagging;
 pub mod text;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod training;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

@@ -10,7 +10,7 @@
 //! await tagger.tag(longText, (done, total) => bar.value = done / total);  // in parts
 //! ```
 
-use crate::models::{Model, Tagger as _};
+use crate::models::{Model, Tagger};
 use crate::normalize::{ConceptIndex, IndexBuilder, TermSelection, TerminologyImport};
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::text::OffsetUnit;
@@ -137,7 +137,7 @@ fn start() {
 /// constructor again at the start of each exported function: each call from JavaScript into
 /// the module: 342 of the Bi-LSTM-CRF's 410 ms on the page's case in Node.js, and
 /// nearly all of the dictionary's. Called from `start` and from
-/// [`Tagger::load`] (test harnesses need not run `start`).
+/// [`BrowserTagger::load`] (test harnesses need not run `start`).
 fn run_constructors_once() {
     use std::sync::atomic::{AtomicBool, Ordering};
     static DONE: AtomicBool = AtomicBool::new(false);
@@ -263,14 +263,15 @@ struct State {
     timings: Option<Timings>,
 }
 
-/// A tagger with its model on a device and, optionally, a concept index.
-#[wasm_bindgen]
-pub struct Tagger {
+/// A tagger with its model on a device and, optionally, a concept index: JavaScript's
+/// `Tagger`, a door over [`Pipeline`].
+#[wasm_bindgen(js_name = Tagger)]
+pub struct BrowserTagger {
     state: Rc<State>,
 }
 
-#[wasm_bindgen]
-impl Tagger {
+#[wasm_bindgen(js_class = Tagger)]
+impl BrowserTagger {
     /// Loads a model (the bytes of a `.clinitag` or dictionary `.json` file, or an array of
     /// several neural models' bytes, which then tag as an ensemble) and, optionally, a concept
     /// index (`.idx`). Rejects with a message when a file is damaged or of another kind, when
@@ -280,7 +281,7 @@ impl Tagger {
         #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8Array[]")] model: JsValue,
         index: Option<Vec<u8>>,
         #[wasm_bindgen(unchecked_param_type = "LoadOptions | undefined")] options: JsValue,
-    ) -> Result<Tagger, JsError> {
+    ) -> Result<BrowserTagger, JsError> {
         run_constructors_once();
         let options = LoadOptions::from_js(options)?;
         let files = model_files(&model)?;
@@ -325,7 +326,7 @@ impl Tagger {
             // code unit long, so offsets still count in the caller's string.
             offsets: OffsetUnit::Utf16,
         };
-        Ok(Tagger {
+        Ok(BrowserTagger {
             state: Rc::new(State {
                 pipeline: Pipeline::new(placed.model, index, pipeline_options),
                 backend: placed.backend,

@@ -4,8 +4,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use burn::tensor::Device;
-use clinitag::models::bert::pretrained::Pretrained;
 use clinitag::models::bert::{PieceBatch, WordPieces};
+use clinitag::models::NeuralTagger;
+use clinitag::training::{vocabulary, Pretrained};
 use std::path::PathBuf;
 
 /// Where `./build.sh encoder` unpacks the encoder (CLINITAG_ENCODER overrides).
@@ -124,9 +125,8 @@ fn a_tagger_pruned_to_some_sentences_tags_them_as_before() {
         .to_bytes_at(clinitag::models::Precision::Int8)
         .unwrap();
 
-    let pruning = tagger
-        .prune_vocabulary(sentences.iter().flatten().copied())
-        .unwrap();
+    let pruning =
+        vocabulary::prune_tagger(&mut tagger, sentences.iter().flatten().copied()).unwrap();
     eprintln!("{pruning:?}");
     assert!(
         pruning.pieces_kept < pruning.pieces_before / 2,

@@ -5,7 +5,7 @@
 #![cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 
 use burn::tensor::{Device, DeviceKind};
-use clinitag::models::{self, BertTagger, BiLstmCrfTagger, Tagger};
+use clinitag::models::{self, BertTagger, BiLstmCrfTagger, NeuralTagger, Tagger};
 use clinitag::text::Segmentation;
 use std::path::{Path, PathBuf};
 

@@ -5,10 +5,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use burn::tensor::Device;
-use clinitag::models::bert::e5::{E5File, FILE_NAME};
-use clinitag::models::bert::pretrained::Pretrained;
-use clinitag::models::bert::{vocabulary, PieceBatch, WordPieces};
+use clinitag::models::bert::{PieceBatch, WordPieces};
 use clinitag::text::Segmentation;
+use clinitag::training::e5::{E5File, FILE_NAME};
+use clinitag::training::{vocabulary, Pretrained};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

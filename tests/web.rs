@@ -5,7 +5,7 @@
 
 use clinitag::formats::{brat, conll};
 use clinitag::text::{OffsetMap, OffsetUnit};
-use clinitag::wasm::{index_summary, IndexImport, Tagger};
+use clinitag::wasm::{index_summary, BrowserTagger, IndexImport};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use wasm_bindgen::prelude::*;
@@ -58,13 +58,17 @@ fn options(json: &str) -> JsValue {
     js_sys::JSON::parse(json).unwrap()
 }
 
-async fn load(model: &[u8], index: Option<&[u8]>, json: &str) -> Result<Tagger, String> {
+async fn load(model: &[u8], index: Option<&[u8]>, json: &str) -> Result<BrowserTagger, String> {
     load_value(js_sys::Uint8Array::from(model).into(), index, json).await
 }
 
 /// [`load`] with any JavaScript value as the model: bytes, an array of them, or a mistake.
-async fn load_value(model: JsValue, index: Option<&[u8]>, json: &str) -> Result<Tagger, String> {
-    Tagger::load(model, index.map(<[u8]>::to_vec), options(json))
+async fn load_value(
+    model: JsValue,
+    index: Option<&[u8]>,
+    json: &str,
+) -> Result<BrowserTagger, String> {
+    BrowserTagger::load(model, index.map(<[u8]>::to_vec), options(json))
         .await
         .map_err(|e| message(JsValue::from(e)))
 }
@@ -76,7 +80,7 @@ fn message(error: JsValue) -> String {
         .unwrap_or_else(|| format!("not an Error: {error:?}"))
 }
 
-async fn tag(tagger: &Tagger, text: &str) -> Result<Vec<Entity>, String> {
+async fn tag(tagger: &BrowserTagger, text: &str) -> Result<Vec<Entity>, String> {
     let value = JsFuture::from(tagger.tag(text.to_string(), None))
         .await
         .map_err(message)?;
@@ -203,7 +207,7 @@ async fn a_mention_found_once_is_tagged_wherever_the_text_repeats_it() {
 /// The shipped Spanish Bi-LSTM-CRF (8-bit matrices) written again at 16 bits, here in the
 /// browser.
 fn spanish_model_in_f16() -> Vec<u8> {
-    use clinitag::models::{Model, Precision};
+    use clinitag::models::{Model, NeuralTagger, Precision};
     let Model::BiLstmCrf(model) = Model::from_bytes(MODEL_ES).unwrap() else {
         panic!("the Spanish model is a Bi-LSTM-CRF");
     };
@@ -344,7 +348,7 @@ fn assert_repeats(entities: &[Entity], once: &[Entity], copies: usize, width: us
 
 /// Tags `text`, collecting each `(done, total)` that the tagger reports.
 async fn tag_with_progress(
-    tagger: &Tagger,
+    tagger: &BrowserTagger,
     text: &str,
 ) -> Result<(Vec<Entity>, Vec<(usize, usize)>), String> {
     let reports = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
@@ -619,7 +623,7 @@ struct Timings {
     webgpu: f64,
 }
 
-fn timings(tagger: &Tagger) -> Option<Timings> {
+fn timings(tagger: &BrowserTagger) -> Option<Timings> {
     serde_wasm_bindgen::from_value(tagger.timings()).ok()
 }
 

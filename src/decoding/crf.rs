@@ -42,10 +42,6 @@ impl Crf {
         }
     }
 
-    pub fn tags(&self) -> usize {
-        self.constraints.tags()
-    }
-
     /// The full scores (learned plus constraints) read back to the host.
     pub fn scores(&self) -> CrfScores {
         let read = |t: Tensor<1>| {
@@ -72,6 +68,8 @@ impl Crf {
     /// annotate. With them, the likelihood is that of every path consistent with the partial
     /// annotation (Tsuboi et al. 2008), so a chemical corpus does not teach that genes are
     /// outside; without them it is the usual gold-path likelihood.
+    // Training's alone, which the browser build leaves out.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub fn nll(&self, emissions: Tensor<3>, gold: &[Vec<usize>], open: &[Vec<usize>]) -> Tensor<1> {
         let [batch, time, k] = emissions.dims();
         assert_eq!(batch, gold.len());

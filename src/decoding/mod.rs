@@ -5,10 +5,11 @@ mod crf;
 mod sequence;
 mod viterbi;
 
-pub use crf::{Crf, CrfScores};
+pub(crate) use crf::Crf;
+pub use crf::CrfScores;
 pub use sequence::SequenceDecoder;
-pub use viterbi::{marginals, viterbi};
+pub(crate) use viterbi::{marginals, viterbi};
 
 /// The score given to transitions a scheme forbids. Finite, so that the forward algorithm
 /// stays free of NaNs; large enough that no allowed path ever loses to a forbidden one.
-pub const FORBIDDEN: f32 = -10_000.0;
+pub(crate) const FORBIDDEN: f32 = -10_000.0;

@@ -5,6 +5,7 @@
 //! were annotated ("precision"); keys below a threshold (common words that are only
 //! sometimes entities) are left out.
 
+use super::tagger::Tagger;
 use crate::document::{Document, Entity};
 use crate::error::{Error, Result};
 use crate::tagging::align_entities;
@@ -177,7 +178,7 @@ impl DictionaryTagger {
     }
 }
 
-impl super::Tagger for DictionaryTagger {
+impl Tagger for DictionaryTagger {
     fn tag(&self, text: &str, segmentation: &Segmentation) -> Vec<Entity> {
         let mut entities = Vec::new();
         for range in &segmentation.sentences {
@@ -224,7 +225,6 @@ impl super::Tagger for DictionaryTagger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{load, Tagger};
 
     fn corpus() -> Vec<(Document, Segmentation)> {
         let mut document = Document::new(
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn saves_loads_and_rejects_foreign_bytes() {
         let model = DictionaryTagger::train("es", &corpus(), 0.5);
-        let Ok(loaded) = load(&model.to_bytes()) else {
+        let Ok(loaded) = DictionaryTagger::from_bytes(&model.to_bytes()) else {
             panic!("model did not load")
         };
         let text = "ácido fólico";
@@ -289,12 +289,12 @@ mod tests {
             b"{\"format\":\"other\"}",
             &model.to_bytes()[..40],
         ] {
-            assert!(load(bad).is_err());
+            assert!(DictionaryTagger::from_bytes(bad).is_err());
         }
         let foreign = String::from_utf8(model.to_bytes())
             .unwrap()
             .replace(FORMAT, "something-else");
-        assert!(load(foreign.as_bytes())
+        assert!(DictionaryTagger::from_bytes(foreign.as_bytes())
             .err()
             .unwrap()
             .to_string()

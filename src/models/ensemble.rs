@@ -10,6 +10,7 @@
 
 use super::bert::BertTagger;
 use super::bilstm_crf::BiLstmCrfTagger;
+use super::neural::NeuralTagger;
 use super::tagger::{sentence_words, Tagger};
 use crate::decoding::{marginals, SequenceDecoder};
 use crate::document::Entity;

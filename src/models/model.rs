@@ -4,6 +4,7 @@ use super::bert::{self, BertTagger};
 use super::bilstm_crf::{self, BiLstmCrfTagger};
 use super::dictionary::DictionaryTagger;
 use super::ensemble::{Ensemble, Neural};
+use super::neural::NeuralTagger;
 use super::tagger::Tagger;
 use crate::container::{self, Kind};
 use crate::decoding::SequenceDecoder;
@@ -33,16 +34,17 @@ impl Model {
             struct Architecture {
                 kind: String,
             }
-            let header = container::read(Kind::Model, bytes)?.header;
-            let architecture: Architecture = serde_json::from_slice(header)
+            // Read and checked once; each architecture then reads its own header from it.
+            let container = container::read(Kind::Model, bytes)?;
+            let architecture: Architecture = serde_json::from_slice(container.header)
                 .map_err(|e| Error::Model(format!("bad model header: {e}")))?;
             return match architecture.kind.as_str() {
-                bert::KIND => Ok(Model::Bert(Box::new(BertTagger::from_bytes(
-                    bytes, &device,
+                bert::KIND => Ok(Model::Bert(Box::new(BertTagger::from_container(
+                    container, &device,
                 )?))),
-                bilstm_crf::KIND => Ok(Model::BiLstmCrf(Box::new(BiLstmCrfTagger::from_bytes(
-                    bytes, &device,
-                )?))),
+                bilstm_crf::KIND => Ok(Model::BiLstmCrf(Box::new(
+                    BiLstmCrfTagger::from_container(container, &device)?,
+                ))),
                 other => Err(Error::Model(format!(
                     "a '{other}' model, which this build does not know"
                 ))),
@@ -209,4 +211,30 @@ impl Tagger for Model {
 /// Loads any clinitag model from the bytes of its file onto the CPU.
 pub fn load(bytes: &[u8]) -> Result<Box<dyn Tagger + Send + Sync>> {
     Ok(Box::new(Model::from_bytes(bytes)?))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::models::precision::with_ensemble_weight;
+
+    #[test]
+    fn loads_any_architecture_with_its_ensemble_weight() {
+        let read = |name: &str| {
+            std::fs::read(format!("{}/models/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        };
+        let file = read("bilstm-crf-es.clinitag");
+        let model = Model::from_bytes(&file).unwrap();
+        assert_eq!(
+            (model.architecture(), model.ensemble_weight()),
+            (bilstm_crf::KIND, 1.0)
+        );
+        let weighted = with_ensemble_weight(&file, 2.5).unwrap();
+        assert_eq!(Model::from_bytes(&weighted).unwrap().ensemble_weight(), 2.5);
+        let dictionary = Model::from_bytes(&read("dictionary-es.json")).unwrap();
+        assert_eq!(dictionary.architecture(), "dictionary");
+        for bad in [&b""[..], b"\x00\x01garbage", &file[..file.len() / 2]] {
+            assert!(Model::from_bytes(bad).is_err());
+        }
+    }
 }

@@ -20,12 +20,11 @@ mod selection;
 
 pub use abbreviations::{find_abbreviations, find_brand_names};
 pub use config::MatcherConfig;
-pub use crosslingual::cross_lingual_form;
 pub use import::TerminologyImport;
 pub use index::{
     Concept, ConceptIndex, IndexBuilder, IndexSummary, Posting, TermSource, NO_CONCEPT,
 };
-pub use keys::normalize_term;
+pub(crate) use keys::normalize_term;
 pub use matcher::{Candidate, Matcher, Stage};
 pub use selection::TermSelection;
 

@@ -14,7 +14,7 @@ mod bmewov;
 mod conlleval;
 mod transitions;
 
-pub use align::{align_entities, AlignLoss, AlignedSentence};
+pub(crate) use align::align_entities;
 
 use std::fmt;
 

@@ -11,7 +11,7 @@ mod tokenize;
 
 pub use fold::fold;
 pub use offsets::{OffsetMap, OffsetUnit};
-pub use sentences::split_sentences;
+pub(crate) use sentences::split_sentences;
 pub use tokenize::{tokenize, Token};
 
 use std::ops::Range;

@@ -6,15 +6,16 @@ use crate::cli::corpus::{self, InputFormat};
 use anyhow::{bail, Context, Result};
 use clinitag::formats::conll::parse_conll;
 use clinitag::formats::corpus::read_to_string;
-use clinitag::models::bert::pretrained::Pretrained;
-use clinitag::models::bert::vocabulary::{self, ExtensionConfig};
-use clinitag::models::bert::{self, BertTagger, WordPieces};
-use clinitag::models::bilstm_crf::train::{train, TrainingConfig};
+use clinitag::models::bert::{BertTagger, WordPieces};
 use clinitag::models::bilstm_crf::{word_key, BiLstmCrfTagger, Lexicon};
-use clinitag::models::embeddings::{SkipGramConfig, SubwordEmbeddings};
-use clinitag::models::training::{labelled_sentences, Checkpoints, LabelledSentence, Progress};
-use clinitag::models::{self, Precision, Tagger};
+use clinitag::models::{self, NeuralTagger, Precision, Tagger};
 use clinitag::text::Segmentation;
+use clinitag::training::bilstm_crf::{train, TrainingConfig};
+use clinitag::training::embeddings::{SkipGramConfig, SubwordEmbeddings};
+use clinitag::training::vocabulary::{self, ExtensionConfig};
+use clinitag::training::{
+    self, labelled_sentences, Checkpoints, LabelledSentence, Pretrained, Progress,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -352,7 +353,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
         );
         vocabulary_note = serde_json::json!({ "pruned": pruning });
     }
-    let mut config = bert::train::TrainingConfig::new(&args.lang, labels);
+    let mut config = training::bert::TrainingConfig::new(&args.lang, labels);
     config.languages = languages;
     config.max_epochs = args.neural.epochs;
     config.patience = args.neural.patience;
@@ -365,7 +366,7 @@ pub fn train_bert(args: &Args) -> Result<()> {
     config.warmup = args.neural.warmup;
     config.seed = args.neural.seed;
     let training_started = Instant::now();
-    let tagger = bert::train::train(
+    let tagger = training::bert::train(
         &sentences,
         &config,
         pretrained,

@@ -28,7 +28,7 @@ pub struct NetworkConfig {
 
 #[derive(Module, Debug)]
 pub struct BiLstmCrf {
-    pub(super) word_embedding: Embedding,
+    pub(crate) word_embedding: Embedding,
     char_embedding: Embedding,
     shape_embedding: Embedding,
     lexical_embedding: Option<Embedding>,

@@ -25,8 +25,8 @@
 //! The engine also quantizes activations to 8 bits inside each matrix product; the port keeps
 //! them in f32, so the two agree to the cosine that tests/e5.rs measures, not bit for bit.
 
-use super::network::BertConfig;
 use crate::error::{Error, Result};
+use crate::models::bert::BertConfig;
 use std::collections::{BTreeSet, HashMap};
 
 const MAGIC: &[u8; 4] = b"E5S1";
@@ -639,7 +639,8 @@ pub(super) mod tests {
         assert_eq!(word[16], ((block[2] >> 4) as f32 - 8.0) * scale);
         assert_eq!(word[31], ((block[17] >> 4) as f32 - 8.0) * scale);
         assert!(file.tensor("emb.word", 5 * 32).is_err());
-        let wordpieces = super::super::WordPieces::from_json(&file.tokenizer_json()).unwrap();
+        let wordpieces =
+            crate::models::bert::WordPieces::from_json(&file.tokenizer_json()).unwrap();
         assert_eq!(wordpieces.pieces("a"), [4, 5]);
         // The tab becomes a space, and so a metaspace of its own, as in the engine.
         assert_eq!(wordpieces.pieces("aa\t"), [4, 5, 5, 4]);

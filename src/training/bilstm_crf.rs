@@ -1,15 +1,16 @@
 //! Training a Bi-LSTM-CRF: Adam on burn's autodiff, dropout, word dropout, early stopping on
 //! a development score, fixed seeds, and checkpoints to resume from.
 
-use super::features::{word_key, Batch, Lexicon, Vocabulary, PADDING, UNKNOWN};
-use super::network::{BiLstmCrf, NetworkConfig};
-use super::{BiLstmCrfTagger, Header, KIND};
-use crate::error::{Error, Result};
-use crate::models::embeddings::SubwordEmbeddings;
-pub use crate::models::training::{
-    labelled_sentences, Checkpoints, EpochReport, LabelledSentence, Progress,
+use super::embeddings::SubwordEmbeddings;
+use super::epochs::{
+    run_epochs, shuffled_batches, Checkpoints, EpochLimits, EpochTrainer, LabelledSentence,
+    Progress,
 };
-use crate::models::training::{run_epochs, shuffled_batches, EpochLimits, EpochTrainer};
+use crate::error::{Error, Result};
+use crate::models::bilstm_crf::features::{word_key, Batch, Lexicon, Vocabulary, PADDING, UNKNOWN};
+use crate::models::bilstm_crf::network::{BiLstmCrf, NetworkConfig};
+use crate::models::bilstm_crf::{BiLstmCrfTagger, Header, KIND};
+use crate::models::NeuralTagger;
 use crate::tagging::Scheme;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, Param};
@@ -364,4 +365,272 @@ fn pretrained_matrix(
         TensorData::new(values, [vocabulary.words.len(), dim]),
         device,
     )
+}
+
+// Tiny models trained here test tagging, loading and storing as well as training.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decoding::viterbi;
+    use crate::models::bilstm_crf::Affix;
+    use crate::models::random::exclusive_random;
+    use crate::models::{Precision, Tagger};
+    use crate::tagging::{Tag, TokenSpan};
+    use crate::text::Segmentation;
+
+    fn sentence(text: &str, spans: &[(usize, usize, &str)]) -> LabelledSentence {
+        LabelledSentence {
+            tokens: text.split(' ').map(str::to_string).collect(),
+            spans: spans
+                .iter()
+                .map(|&(s, e, l)| TokenSpan::new(s, e, l))
+                .collect(),
+            unannotated: Vec::new(),
+        }
+    }
+
+    fn tiny_data() -> Vec<LabelledSentence> {
+        vec![
+            sentence("Se administró paracetamol por vía oral", &[(2, 3, "DRUG")]),
+            sentence(
+                "Tratamiento con ácido fólico y hierro",
+                &[(2, 4, "DRUG"), (5, 6, "DRUG")],
+            ),
+            sentence("Niveles de PCR elevados", &[(2, 3, "PROT")]),
+            sentence("Sin fiebre ni dolor", &[]),
+        ]
+    }
+
+    fn tiny_config() -> TrainingConfig {
+        let mut config = TrainingConfig::new("es", vec!["DRUG".into(), "PROT".into()]);
+        config.hidden = 8;
+        config.max_epochs = 3;
+        config.word_dropout = 0.0;
+        config
+    }
+
+    fn tiny_lexicon() -> Lexicon {
+        Lexicon {
+            names: ["paracetamol".to_string()].into_iter().collect(),
+            affixes: vec![(Affix::Suffix, "ina".into())],
+        }
+    }
+
+    /// A model trained for a few epochs on a handful of sentences.
+    fn tiny_model() -> BiLstmCrfTagger {
+        let config = tiny_config();
+        train(
+            &tiny_data(),
+            &config,
+            tiny_lexicon(),
+            None,
+            None,
+            &mut |_| 0.0,
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_run_stopped_within_an_epoch_resumes_where_it_stood() {
+        let _random = exclusive_random();
+        // A batch a sentence, word dropout drawing from the epoch's generator, and no
+        // dropout masks (the device's generator, which a checkpoint cannot hold).
+        let mut config = tiny_config();
+        config.batch_size = 1;
+        config.dropout = 0.0;
+        config.word_dropout = 0.5;
+        let data = tiny_data();
+        let dir = tempfile::tempdir().unwrap();
+        let run = |name: &str, every: u64, resume: bool, progress: &mut dyn FnMut(Progress)| {
+            let checkpoints = Checkpoints {
+                dir: dir.path().join(name),
+                resume,
+                every: std::time::Duration::from_secs(every),
+            };
+            let tagger = train(
+                &data,
+                &config,
+                tiny_lexicon(),
+                None,
+                Some(&checkpoints),
+                // A score that moves with the weights: the best epoch is not always the first.
+                &mut |tagger| tagger.emissions(&[&["PCR"]])[0][1] as f64,
+                progress,
+            )
+            .unwrap();
+            let state: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(checkpoints.dir.join("state.json")).unwrap())
+                    .unwrap();
+            let losses: Vec<f64> = state["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|epoch| epoch["loss"].as_f64().unwrap())
+                .collect();
+            let latest = std::fs::read(checkpoints.dir.join("latest.clinitag")).unwrap();
+            let latest = BiLstmCrfTagger::from_bytes(&latest, &Device::flex()).unwrap();
+            // The best epoch's model and the last one's (their files hold parameter ids drawn
+            // afresh, and the best's notes timings, so not their bytes), and the epochs' losses.
+            let sentences: [&[&str]; 2] = [&["Tratamiento", "con", "ácido", "fólico"], &["PCR"]];
+            let scores = |tagger: &BiLstmCrfTagger| {
+                (
+                    tagger.emissions(&sentences),
+                    tagger.decoder().scores.clone(),
+                )
+            };
+            (scores(&tagger), scores(&latest), losses)
+        };
+        let uninterrupted = run("uninterrupted", 3600, false, &mut |_| {});
+
+        // Saved after every batch; the folder is copied as a stopped run would leave it
+        // after the second batch of the first epoch (no best model yet) and after the third
+        // of the second.
+        let stops = [(1, 2), (2, 3)];
+        let mut epoch = 0;
+        let every_batch = run("every-batch", 0, false, &mut |progress| match progress {
+            Progress::Start { epoch: e, .. } => epoch = e,
+            Progress::Checkpoint { done } if stops.contains(&(epoch, done)) => {
+                let copy = dir.path().join(format!("stopped-{epoch}-{done}"));
+                std::fs::create_dir(&copy).unwrap();
+                for file in std::fs::read_dir(dir.path().join("every-batch")).unwrap() {
+                    let file = file.unwrap().path();
+                    std::fs::copy(&file, copy.join(file.file_name().unwrap())).unwrap();
+                }
+            }
+            _ => {}
+        });
+        // Saving does not change the training.
+        assert_eq!(every_batch, uninterrupted);
+
+        for (stopped_epoch, stopped_after) in stops {
+            let mut starts = Vec::new();
+            let resumed = run(
+                &format!("stopped-{stopped_epoch}-{stopped_after}"),
+                3600,
+                true,
+                &mut |progress| {
+                    if let Progress::Start { epoch, done, .. } = progress {
+                        starts.push((epoch, done));
+                    }
+                },
+            );
+            assert_eq!(starts[0], (stopped_epoch, stopped_after));
+            assert_eq!(starts.len(), 4 - stopped_epoch);
+            assert_eq!(
+                resumed.0, uninterrupted.0,
+                "stopped in epoch {stopped_epoch}"
+            );
+            assert!(
+                resumed.1 == uninterrupted.1,
+                "stopped in epoch {stopped_epoch}"
+            );
+            assert_eq!(
+                resumed.2, uninterrupted.2,
+                "stopped in epoch {stopped_epoch}"
+            );
+        }
+    }
+
+    #[test]
+    fn save_and_load_give_identical_outputs() {
+        let _random = exclusive_random();
+        let model = tiny_model();
+        let sentences: [&[&str]; 2] = [&["Tratamiento", "con", "ácido", "fólico"], &["PCR"]];
+        let before = model.emissions(&sentences);
+        let reloaded =
+            BiLstmCrfTagger::from_bytes(&model.to_bytes_full().unwrap(), &Device::flex()).unwrap();
+        assert_eq!(before, reloaded.emissions(&sentences));
+        assert_eq!(model.decoder().scores, reloaded.decoder().scores);
+
+        // The shipped 16-bit file moves emission scores by rounding only.
+        let half =
+            BiLstmCrfTagger::from_bytes(&model.to_bytes().unwrap(), &Device::flex()).unwrap();
+        let after = half.emissions(&sentences);
+        let largest = before
+            .iter()
+            .flatten()
+            .zip(after.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest < 0.05, "{largest}");
+        assert!(model.to_bytes().unwrap().len() < model.to_bytes_full().unwrap().len());
+
+        // 8-bit matrices: smaller again, and close.
+        let int8_bytes = model.to_bytes_at(Precision::Int8).unwrap();
+        assert!(int8_bytes.len() < model.to_bytes().unwrap().len());
+        let int8 = BiLstmCrfTagger::from_bytes(&int8_bytes, &Device::flex()).unwrap();
+        let largest = before
+            .iter()
+            .flatten()
+            .zip(int8.emissions(&sentences).iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(largest > 0.0 && largest < 0.2, "{largest}");
+    }
+
+    #[test]
+    fn tags_text_on_token_boundaries_with_confidences() {
+        let _random = exclusive_random();
+        let model = tiny_model();
+        let text = "Tratamiento con ácido fólico y hierro.";
+        let entities = model.tag(text, &Segmentation::of(text));
+        for entity in &entities {
+            assert!(text.is_char_boundary(entity.start) && text.is_char_boundary(entity.end));
+            assert!((0.0..=1.0).contains(&entity.score), "{}", entity.score);
+        }
+        assert!(model.tag("", &Segmentation::of("")).is_empty());
+    }
+
+    #[test]
+    fn v_tags_decode_to_nested_entities() {
+        // Emissions that favour B-A V-B V-B E-A O: an A entity with a B entity inside.
+        let labels = ["A".to_string(), "B".to_string()];
+        let (tags, constraints) = BiLstmCrfTagger::tag_set(Scheme::Bmewov, &labels);
+        let wanted = ["B-A", "V-B", "V-B", "E-A", "O"];
+        let k = tags.len();
+        let mut emissions = vec![0f32; wanted.len() * k];
+        for (t, name) in wanted.iter().enumerate() {
+            let j = tags
+                .iter()
+                .position(|x| *x == Tag::parse(name).unwrap())
+                .unwrap();
+            emissions[t * k + j] = 5.0;
+        }
+        let (path, _) = viterbi(&emissions, wanted.len(), &constraints);
+        let decoded: Vec<Tag> = path.iter().map(|&j| tags[j].clone()).collect();
+        assert_eq!(
+            Scheme::Bmewov.decode(&decoded),
+            [TokenSpan::new(0, 4, "A"), TokenSpan::new(1, 3, "B")]
+        );
+
+        // Emissions that favour an ill-formed sequence still decode to a well-formed one.
+        let mut bad = vec![0f32; 2 * k];
+        let m = tags
+            .iter()
+            .position(|x| *x == Tag::parse("M-A").unwrap())
+            .unwrap();
+        bad[m] = 5.0;
+        bad[k + m] = 5.0;
+        let (path, _) = viterbi(&bad, 2, &constraints);
+        assert!(Scheme::Bmewov.may_start(&tags[path[0]]));
+        assert!(Scheme::Bmewov.may_end(&tags[path[1]]));
+    }
+
+    #[test]
+    fn foreign_and_damaged_files_are_refused() {
+        let _random = exclusive_random();
+        let bytes = tiny_model().to_bytes().unwrap();
+        let error = |b: &[u8]| {
+            BiLstmCrfTagger::from_bytes(b, &Device::flex())
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        assert!(error(&bytes[..bytes.len() / 2]).contains("truncated"));
+        assert!(error(b"{\"format\": \"clinitag-dictionary\"}").contains("not a clinitag model"));
+        let mut flipped = bytes.clone();
+        flipped[bytes.len() - 10] ^= 1;
+        assert!(error(&flipped).contains("damaged"));
+    }
 }
