@@ -257,9 +257,13 @@ manifest() {
 }
 
 browser_tests() {
-    # webdriver.json (read from here) starts Chromium with WebGPU on, over SwiftShader.
+    # The API's tests on the CPU module, whose release build `web` made: only the test crate is
+    # new. The module with WebGPU is tested through the package (tests/package/test.mjs), on
+    # SwiftShader; `wasm-pack test ... -- --features webgpu --test web` adds the API's own
+    # WebGPU tests, at seven more minutes of building (DEVELOPMENT.md). webdriver.json (read from
+    # here) starts Chromium with WebGPU on.
     CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver} WASM_BINDGEN_TEST_TIMEOUT=900 \
-        wasm-pack test --headless --chrome --release -- --features webgpu --test web
+        wasm-pack test --headless --chrome --release -- --test web
     node tests/e2e/page.mjs
     node tests/package/test.mjs
 }

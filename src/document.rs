@@ -4,13 +4,15 @@
 use crate::text::Segmentation;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 /// Mentions shorter than this many characters are never propagated: two letters (`Ca`,
 /// `AE`, `IV`) are too often something else in clinical text.
 const SHORTEST_PROPAGATED: usize = 3;
 
 /// An entity mention: the byte range `start..end` of the document text, its type, a
-/// confidence and its normalized concept ids (SNOMED CT, `<null>` where none applies).
+/// confidence, its normalized concept ids (SNOMED CT, `<null>` where none applies) and what
+/// the text says about it, with the byte range of the cue that says so.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entity {
     pub start: usize,
@@ -18,6 +20,10 @@ pub struct Entity {
     pub label: String,
     pub score: f32,
     pub concepts: Vec<String>,
+    #[serde(default)]
+    pub assertion: Assertion,
+    #[serde(default)]
+    pub cue: Option<Range<usize>>,
 }
 
 impl Entity {
@@ -28,6 +34,41 @@ impl Entity {
             label: label.into(),
             score: 1.0,
             concepts: Vec::new(),
+            assertion: Assertion::Present,
+            cue: None,
+        }
+    }
+}
+
+/// What the text says about an entity: that it is there (`present`), or not, or maybe, or
+/// only if something happens, or of someone else, or in the past.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assertion {
+    #[default]
+    Present,
+    /// "no toma", "niega", "se descarta", "sin".
+    Negated,
+    /// "posible", "probable", "sospecha de", "compatible con".
+    Possible,
+    /// "si empeora", "se valorará iniciar", "en caso de".
+    Hypothetical,
+    /// "su madre", "antecedentes familiares de".
+    Family,
+    /// "antecedentes de", "history of".
+    Historical,
+}
+
+impl Assertion {
+    /// Its name in JSON and in rule files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Assertion::Present => "present",
+            Assertion::Negated => "negated",
+            Assertion::Possible => "possible",
+            Assertion::Hypothetical => "hypothetical",
+            Assertion::Family => "family",
+            Assertion::Historical => "historical",
         }
     }
 }
@@ -62,6 +103,19 @@ pub struct Mention {
     /// The lowest marginal probability among its tokens' tags (1 for dictionary models).
     pub score: f32,
     pub concept: Option<ConceptMatch>,
+    /// What the text says about it: present, negated, possible, hypothetical, family or
+    /// historical.
+    pub assertion: Assertion,
+    /// The words that decided a non-present assertion.
+    pub cue: Option<Cue>,
+}
+
+/// The cue of an assertion ("no", "su madre"): its offsets in the caller's unit and its text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cue {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
 }
 
 /// A text with an id (the BRAT file stem) and its entities.

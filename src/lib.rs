@@ -29,6 +29,7 @@
 //! concept indexes from SNOMED CT releases and FHIR files; [`models`] loads the taggers and
 //! [`training`] trains them.
 
+pub mod assertion;
 mod container;
 pub mod decoding;
 pub mod document;
@@ -45,7 +46,7 @@ pub mod training;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use document::{ConceptMatch, Document, Entity, Mention};
+pub use document::{Assertion, ConceptMatch, Cue, Document, Entity, Mention};
 pub use error::{Error, Result};
 pub use models::Model;
 pub use normalize::ConceptIndex;

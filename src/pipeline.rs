@@ -7,10 +7,13 @@
 //! 2. the model (one, or an ensemble) tags each part;
 //! 3. the entities are put in text order, and a text found as an entity is tagged where
 //!    else it occurs ([`PipelineOptions::propagate`]);
-//! 4. the concept index gives each entity its concept, read in its document;
-//! 5. each becomes a [`Mention`], with offsets in the caller's unit ([`PipelineOptions::offsets`]).
+//! 4. each entity's assertion (present, negated, possible, hypothetical, family, historical)
+//!    and its cue are read from its sentence ([`AssertionRules`] of the model's language);
+//! 5. the concept index gives each entity its concept, read in its document;
+//! 6. each becomes a [`Mention`], with offsets in the caller's unit ([`PipelineOptions::offsets`]).
 
-use crate::document::{ConceptMatch, Document, Mention};
+use crate::assertion::AssertionRules;
+use crate::document::{ConceptMatch, Cue, Document, Mention};
 use crate::error::{Error, Result};
 use crate::models::{Model, Tagger as _};
 use crate::normalize::{normalize_term, Candidate, ConceptIndex, Matcher};
@@ -52,6 +55,8 @@ type Parts<'s> = Vec<(Cow<'s, Segmentation>, usize)>;
 /// text into its entities.
 pub struct Pipeline {
     model: Model,
+    /// The assertion rules of the model's language, where clinitag has some.
+    assertion: Option<AssertionRules>,
     matcher: Option<Matcher>,
     options: PipelineOptions,
 }
@@ -59,10 +64,17 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(model: Model, index: Option<ConceptIndex>, options: PipelineOptions) -> Self {
         Pipeline {
+            assertion: AssertionRules::bundled(model.language()),
             model,
             matcher: index.map(Matcher::new),
             options,
         }
+    }
+
+    /// Reads assertions with `rules` instead of the bundled rules of the model's language
+    /// (none: every entity is present).
+    pub fn set_assertion_rules(&mut self, rules: Option<AssertionRules>) {
+        self.assertion = rules;
     }
 
     pub fn model(&self) -> &Model {
@@ -153,6 +165,14 @@ impl Pipeline {
         };
         let mut mentions = Vec::with_capacity(document.entities.len());
         for (entity, concept) in document.entities.iter().zip(concepts) {
+            let cue = match &entity.cue {
+                Some(cue) => Some(Cue {
+                    start: convert(cue.start)?,
+                    end: convert(cue.end)?,
+                    text: document.text[cue.clone()].to_string(),
+                }),
+                None => None,
+            };
             mentions.push(Mention {
                 start: convert(entity.start)?,
                 end: convert(entity.end)?,
@@ -160,6 +180,8 @@ impl Pipeline {
                 text: document.mention(entity).to_string(),
                 score: entity.score,
                 concept: concept.clone(),
+                assertion: entity.assertion,
+                cue,
             });
         }
         Ok(mentions)
@@ -243,6 +265,9 @@ impl Pipeline {
         document.entities.sort_by_key(|e| (e.start, e.end));
         if self.options.propagate {
             document.propagate_mentions(segmentation);
+        }
+        if let Some(rules) = &self.assertion {
+            rules.assert(&document.text, segmentation, &mut document.entities);
         }
         let found = match &self.matcher {
             Some(matcher) => matcher.annotate(document),
@@ -347,6 +372,7 @@ fn on_threads<T: Send>(
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
+    use crate::document::Assertion;
     use crate::text::OffsetUnit;
     use std::future::Future as _;
 
@@ -459,6 +485,51 @@ mod tests {
             assert!(none.is_empty());
             let length = blank.chars().count();
             assert_eq!(calls, [(length, length)]);
+        }
+    }
+
+    #[test]
+    fn assertions_read_the_whole_sentence_even_across_parts() {
+        let text = "🙂 Su madre toma digoxina. La paciente no toma omeprazol, ibuprofeno, \
+                    enalapril ni aspirina desde hace años. Sigue con paracetamol.";
+        let whole = pipeline(PipelineOptions::default()).tag(text).unwrap();
+        // Parts of 30 characters cut the negated sentence: its cue is in an earlier part
+        // than most of its drugs.
+        let parted = pipeline(PipelineOptions {
+            max_part_length: Some(30),
+            offsets: OffsetUnit::Utf16,
+            ..PipelineOptions::default()
+        })
+        .tag(text)
+        .unwrap();
+        let read = |mentions: &[Mention]| -> Vec<(String, Assertion, Option<String>)> {
+            mentions
+                .iter()
+                .map(|m| {
+                    (
+                        m.text.clone(),
+                        m.assertion,
+                        m.cue.as_ref().map(|c| c.text.clone()),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(read(&parted), read(&whole));
+        let found = read(&whole);
+        let of = |drug: &str| found.iter().find(|(text, ..)| text == drug).expect(drug);
+        assert_eq!(of("digoxina").1, Assertion::Family);
+        for drug in ["omeprazol", "ibuprofeno", "enalapril", "aspirina"] {
+            assert_eq!(of(drug).1, Assertion::Negated, "{found:?}");
+        }
+        assert_eq!(
+            of("paracetamol"),
+            &("paracetamol".into(), Assertion::Present, None)
+        );
+        // A cue's offsets are in the caller's unit, as the mention's are.
+        for mention in &parted {
+            if let Some(cue) = &mention.cue {
+                assert_eq!(slice(text, cue.start, cue.end, OffsetUnit::Utf16), cue.text);
+            }
         }
     }
 

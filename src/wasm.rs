@@ -122,6 +122,10 @@ export interface Entity {
   /** The lowest marginal probability among its tokens' tags (1 for dictionary models). */
   score: number;
   concept: ConceptMatch | null;
+  /** What the text says about it: "no toma aspirina" makes aspirina `negated`. */
+  assertion: "present" | "negated" | "possible" | "hypothetical" | "family" | "historical";
+  /** The words that decided a non-present assertion (UTF-16 code units), or null. */
+  cue: { start: number; end: number; text: string } | null;
 }
 "#;
 

@@ -560,8 +560,23 @@ async fn dictionary_models_tag_without_tensors() {
     assert!(f1(&gold_es(), &entities) > 0.5);
 }
 
-/// Needs WebGPU: headless Chromium gives a SwiftShader adapter with `--enable-unsafe-webgpu`
-/// (webdriver.json).
+/// The module without WebGPU (what CI tests here; the package test runs the one with it)
+/// says so when WebGPU is asked for.
+#[cfg(not(feature = "webgpu"))]
+#[wasm_bindgen_test]
+async fn a_module_without_webgpu_says_so() {
+    let error = load(MODEL_ES, None, r#"{"backend":"webgpu"}"#)
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.contains("computes on the CPU only"), "{error}");
+    let auto = load(MODEL_ES, None, "{}").await.unwrap();
+    assert_eq!(auto.backend(), "cpu");
+}
+
+/// Needs the module with WebGPU (`--features webgpu`) and WebGPU in the browser: headless
+/// Chromium gives a SwiftShader adapter with `--enable-unsafe-webgpu` (webdriver.json).
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn webgpu_and_cpu_give_the_same_entities() {
     let gpu = load(MODEL_ES, Some(INDEX_ES), r#"{"backend":"webgpu"}"#)
@@ -617,12 +632,14 @@ async fn webgpu_and_cpu_give_the_same_entities() {
     );
 }
 
+#[cfg(feature = "webgpu")]
 #[derive(Debug, PartialEq, Deserialize)]
 struct Timings {
     cpu: f64,
     webgpu: f64,
 }
 
+#[cfg(feature = "webgpu")]
 fn timings(tagger: &BrowserTagger) -> Option<Timings> {
     serde_wasm_bindgen::from_value(tagger.timings()).ok()
 }
@@ -630,6 +647,7 @@ fn timings(tagger: &BrowserTagger) -> Option<Timings> {
 /// `auto` on a graphics adapter tags a short text on it and on the CPU, and keeps the faster;
 /// times from an earlier load are chosen by instead. SwiftShader is a software adapter, which
 /// `auto` refuses outright unless `allowSoftwareAdapter`; measured, it loses to the CPU.
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn auto_measures_the_adapter_and_keeps_the_faster_device() {
     let measured = load(MODEL_ES, None, r#"{"allowSoftwareAdapter":true}"#)

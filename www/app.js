@@ -49,6 +49,8 @@ const state = {
   loadRequest: null,
   labels: [],
   entities: [],
+  // The entities drawn: all, or those the note asserts as present (see draw).
+  visible: [],
   text: "",
   name: "text",
 };
@@ -436,12 +438,19 @@ function typeClass(label) {
   return `t${i % 6}`;
 }
 
+// What the note says about an entity, in words, with the cue that says so.
+function assertionText(entity) {
+  if (!entity.assertion || entity.assertion === "present") return "present";
+  return entity.cue ? `${entity.assertion} (“${entity.cue.text}”)` : entity.assertion;
+}
+
 function describe(entity) {
   const type = TYPE_NAMES[entity.type] ?? entity.type;
-  if (!entity.concept) return `${type}; no SNOMED CT concept`;
+  const asserted = entity.assertion && entity.assertion !== "present" ? `; ${assertionText(entity)}` : "";
+  if (!entity.concept) return `${type}${asserted}; no SNOMED CT concept`;
   const c = entity.concept;
   const from = c.sources.length ? `; from ${c.sources.join("; ")}` : "";
-  return `${type}; SNOMED CT ${c.id} “${c.preferred}” (${c.stage} match, score ${c.score.toFixed(2)}${from})`;
+  return `${type}${asserted}; SNOMED CT ${c.id} “${c.preferred}” (${c.stage} match, score ${c.score.toFixed(2)}${from})`;
 }
 
 // Marks nest: an entity inside another is drawn inside it; one that crosses another's
@@ -464,6 +473,7 @@ function highlight(text, entities) {
     emit(entity.start);
     const mark = document.createElement("mark");
     mark.className = typeClass(entity.type);
+    if (entity.assertion && entity.assertion !== "present") mark.classList.add(`a-${entity.assertion}`);
     mark.tabIndex = 0;
     mark.setAttribute("role", "button");
     mark.dataset.index = entity.i;
@@ -495,19 +505,24 @@ function draw() {
       return li;
     }),
   );
-  $("highlighted").replaceChildren(highlight(state.text, state.entities));
+  // Hiding what the note does not assert as present hides it from the highlights and the
+  // table; the exports keep every entity, with its assertion.
+  state.visible = $("hide-asserted").checked
+    ? state.entities.filter((e) => !e.assertion || e.assertion === "present")
+    : state.entities;
+  $("highlighted").replaceChildren(highlight(state.text, state.visible));
   // A table of tens of thousands of rows (a long text) would freeze the page for seconds while
   // it lays out; the highlights and the exports keep every entity.
-  const shown = state.entities.slice(0, TABLE_ROWS);
-  $("table-note").hidden = shown.length === state.entities.length;
-  $("table-note").textContent = `The table shows the first ${shown.length.toLocaleString("en")} of ${state.entities.length.toLocaleString("en")} entities; the highlighted text and the exports have them all.`;
+  const shown = state.visible.slice(0, TABLE_ROWS);
+  $("table-note").hidden = shown.length === state.visible.length;
+  $("table-note").textContent = `The table shows the first ${shown.length.toLocaleString("en")} of ${state.visible.length.toLocaleString("en")} entities; the highlighted text and the exports have them all.`;
   $("table").tBodies[0].replaceChildren(
     ...shown.map((e) => {
       const row = document.createElement("tr");
       const cells = [
         TYPE_NAMES[e.type] ?? e.type, e.text, e.start, e.end, e.score.toFixed(3),
         e.concept?.id ?? "—", e.concept?.preferred ?? "", e.concept ? `${e.concept.stage} (${e.concept.score.toFixed(2)})` : "",
-        e.concept?.sources.map(sourceName).join("; ") ?? "",
+        e.concept?.sources.map(sourceName).join("; ") ?? "", assertionText(e),
       ];
       row.replaceChildren(...cells.map((value) => Object.assign(document.createElement("td"), { textContent: value })));
       return row;
@@ -519,7 +534,7 @@ function draw() {
 function select(mark) {
   document.querySelectorAll("mark.selected").forEach((m) => m.classList.remove("selected"));
   mark.classList.add("selected");
-  const entity = state.entities[Number(mark.dataset.index)];
+  const entity = state.visible[Number(mark.dataset.index)];
   $("details").replaceChildren(
     Object.assign(document.createElement("strong"), { textContent: entity.text }),
     ` — ${describe(entity)}; characters ${entity.start}–${entity.end}, confidence ${entity.score.toFixed(3)}.`,
@@ -587,6 +602,9 @@ async function main() {
   };
   $("terminology-file").onchange = importTerminology;
   $("terminology-remove").onclick = removeTerminology;
+  $("hide-asserted").onchange = () => {
+    if (!$("results").hidden) draw();
+  };
   $("export-brat").onclick = () => download(`${state.name}.ann`, "text/plain", bratAnn(state.text, state.entities));
   $("export-json").onclick = () => download(`${state.name}.json`, "application/json", entitiesJson(state.entities));
   $("export-csv").onclick = () => download(`${state.name}.csv`, "text/csv", entitiesCsv(state.entities));

@@ -1,6 +1,7 @@
 // The page's export formats, from a text and the entities the tagger found in it (UTF-16
-// offsets): BRAT standoff with SNOMED CT codes as AnnotatorNotes (offsets in characters, as
-// BRAT counts), PharmaCoNER's subtrack 2 TSV (the document's unique codes), and CSV.
+// offsets): BRAT standoff with SNOMED CT codes as AnnotatorNotes and assertions as attributes
+// (offsets in characters, as BRAT counts), PharmaCoNER's subtrack 2 TSV (the document's unique
+// codes), and CSV.
 
 // BRAT counts Unicode characters (code points); JavaScript strings count UTF-16 units.
 function charOffsets(text) {
@@ -15,6 +16,11 @@ function charOffsets(text) {
   return map;
 }
 
+// The BRAT attribute of each assertion other than present (as `clinitag tag` writes them).
+const ASSERTION_ATTRIBUTES = {
+  negated: "Negation", possible: "Possible", hypothetical: "Hypothetical", family: "Family", historical: "Historical",
+};
+
 export function bratAnn(text, entities) {
   const chars = charOffsets(text);
   const lines = [];
@@ -24,6 +30,12 @@ export function bratAnn(text, entities) {
   let note = 1;
   entities.forEach((e, i) => {
     if (e.concept) lines.push(`#${note++}\tAnnotatorNotes T${i + 1}\t${e.concept.id}`);
+  });
+  // What the note does not assert as present, as the attributes clinitag's BRAT output declares.
+  let attribute = 1;
+  entities.forEach((e, i) => {
+    const name = ASSERTION_ATTRIBUTES[e.assertion];
+    if (name) lines.push(`A${attribute++}\t${name} T${i + 1}`);
   });
   return lines.join("\n") + (lines.length ? "\n" : "");
 }
@@ -43,10 +55,11 @@ function csvField(value) {
 }
 
 export function entitiesCsv(entities) {
-  const header = ["type", "start", "end", "text", "score", "snomed_ct_id", "preferred_term", "match_stage", "match_score", "sources"];
+  const header = ["type", "start", "end", "text", "score", "snomed_ct_id", "preferred_term", "match_stage", "match_score", "sources",
+    "assertion", "cue"];
   const rows = entities.map((e) => [
     e.type, e.start, e.end, e.text, e.score, e.concept?.id, e.concept?.preferred, e.concept?.stage, e.concept?.score,
-    e.concept?.sources.join("; "),
+    e.concept?.sources.join("; "), e.assertion, e.cue?.text,
   ]);
   return [header, ...rows].map((row) => row.map(csvField).join(",")).join("\r\n") + "\r\n";
 }

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// One JSON document (or an array of them): entities with start, end, type, text, score, concept.
+    /// One JSON document (or an array of them): entities with start, end, type, text, score, concept, assertion, cue.
     Json,
-    /// A folder with <doc>.txt, <doc>.ann (AnnotatorNotes hold concept ids) and <doc>.tsv (subtrack 2).
+    /// A folder with <doc>.txt, <doc>.ann (concept ids as AnnotatorNotes, assertions as attributes), <doc>.tsv (subtrack 2) and annotation.conf.
     Brat,
     /// token<TAB>tag lines, a blank line between sentences.
     Conll,

@@ -1,6 +1,8 @@
 //! BRAT standoff: `.ann` text-bound annotations (`T`) and `AnnotatorNotes` (`#`), which
-//! PharmaCoNER uses for SNOMED CT ids. Offsets in `.ann` files count Unicode scalar values.
+//! PharmaCoNER uses for SNOMED CT ids, and the attributes (`A`) clinitag writes for
+//! assertions. Offsets in `.ann` files count Unicode scalar values.
 
+use crate::document::Assertion;
 use crate::document::{Document, Entity};
 use crate::error::{Error, Result};
 use crate::text::{OffsetMap, OffsetUnit};
@@ -152,14 +154,50 @@ pub fn to_document(
     Ok((document, mismatches))
 }
 
+/// The BRAT attribute that marks an assertion other than present ([`annotation_conf`]
+/// declares them).
+pub fn assertion_attribute(assertion: Assertion) -> Option<&'static str> {
+    match assertion {
+        Assertion::Present => None,
+        Assertion::Negated => Some("Negation"),
+        Assertion::Possible => Some("Possible"),
+        Assertion::Hypothetical => Some("Hypothetical"),
+        Assertion::Family => Some("Family"),
+        Assertion::Historical => Some("Historical"),
+    }
+}
+
+/// The `annotation.conf` of a folder of written `.ann` files: its entity types and the
+/// assertion attributes.
+pub fn annotation_conf<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
+    let labels: std::collections::BTreeSet<&str> = labels.into_iter().collect();
+    let mut out = String::from("[entities]\n");
+    for label in labels {
+        let _ = writeln!(out, "{label}");
+    }
+    out.push_str("\n[relations]\n\n[events]\n\n[attributes]\n");
+    for assertion in [
+        Assertion::Negated,
+        Assertion::Possible,
+        Assertion::Hypothetical,
+        Assertion::Family,
+        Assertion::Historical,
+    ] {
+        let name = assertion_attribute(assertion).expect("not present");
+        let _ = writeln!(out, "{name}\tArg:<ENTITY>");
+    }
+    out
+}
+
 /// Writes a document's entities as `.ann`: one `T` line per entity (char offsets, in text
-/// order) and one `AnnotatorNotes` line per concept id.
+/// order), one `AnnotatorNotes` line per concept id, and an attribute (`A1\tNegation T3`) for
+/// each entity the text does not assert as present.
 pub fn write_ann(document: &Document) -> String {
     let offsets = OffsetMap::new(&document.text);
     let mut entities: Vec<&Entity> = document.entities.iter().collect();
     entities.sort_by(|a, b| (a.start, a.end, &a.label).cmp(&(b.start, b.end, &b.label)));
     let mut out = String::new();
-    let mut note_number = 0;
+    let (mut note_number, mut attribute_number) = (0, 0);
     for (index, entity) in entities.iter().enumerate() {
         let char_offset = |byte| {
             offsets
@@ -183,6 +221,10 @@ pub fn write_ann(document: &Document) -> String {
                 "#{note_number}\tAnnotatorNotes T{}\t{concept}",
                 index + 1
             );
+        }
+        if let Some(attribute) = assertion_attribute(entity.assertion) {
+            attribute_number += 1;
+            let _ = writeln!(out, "A{attribute_number}\t{attribute} T{}", index + 1);
         }
     }
     out
@@ -216,6 +258,29 @@ mod tests {
         assert_eq!(written, "T1\tNORMALIZABLES 8 21\ttriglicéridos\n#1\tAnnotatorNotes T1\t85600001\nT2\tPROTEINAS 24 27\tPSA\n");
         let (again, _) = to_document("x", text, &parse_ann(&written, "x.ann").unwrap()).unwrap();
         assert_eq!(again, document);
+    }
+
+    #[test]
+    fn assertions_are_written_as_declared_attributes_that_reading_skips() {
+        let text = "Niveles triglicéridos y PSA".to_string();
+        let (mut document, _) =
+            to_document("x", text.clone(), &parse_ann(ANN, "x.ann").unwrap()).unwrap();
+        document.entities.sort_by_key(|e| e.start);
+        document.entities[1].assertion = Assertion::Negated;
+        let written = write_ann(&document);
+        assert!(written.contains("A1\tNegation T2\n"), "{written}");
+        assert_eq!(written.matches("\nA").count(), 1, "{written}");
+        let (again, _) = to_document("x", text, &parse_ann(&written, "x.ann").unwrap()).unwrap();
+        assert_eq!(again.entities.len(), 2);
+        let conf = annotation_conf(document.entities.iter().map(|e| e.label.as_str()));
+        assert!(
+            conf.starts_with("[entities]\nNORMALIZABLES\nPROTEINAS\n"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("[attributes]\nNegation\tArg:<ENTITY>\n"),
+            "{conf}"
+        );
     }
 
     #[test]

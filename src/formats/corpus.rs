@@ -103,9 +103,14 @@ pub fn read_tsv_dir(dir: &Path) -> Result<BTreeMap<String, Vec<String>>> {
     Ok(documents)
 }
 
-/// Writes `<doc>.ann` and `<doc>.tsv` (subtrack 2) for each document into `dir`.
+/// Writes `<doc>.ann` and `<doc>.tsv` (subtrack 2) for each document into `dir`, and the
+/// `annotation.conf` that declares their types and assertion attributes.
 pub fn write_brat_dir(dir: &Path, documents: &[Document]) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let labels = documents
+        .iter()
+        .flat_map(|d| d.entities.iter().map(|e| e.label.as_str()));
+    write(&dir.join("annotation.conf"), &brat::annotation_conf(labels))?;
     for document in documents {
         write(
             &dir.join(format!("{}.ann", document.id)),

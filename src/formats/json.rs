@@ -1,5 +1,5 @@
 //! JSON output: a document's entities as every door gives them ([`Mention`]: start, end,
-//! type, text, score, concept), with the unit their offsets count in.
+//! type, text, score, concept, assertion, cue), with the unit their offsets count in.
 
 use crate::document::Mention;
 use crate::text::OffsetUnit;
@@ -52,12 +52,19 @@ mod tests {
                 term: "acido folico".into(),
                 sources: vec!["PharmaCoNER train".into()],
             }),
+            assertion: crate::document::Assertion::Negated,
+            cue: Some(crate::document::Cue {
+                start: 0,
+                end: 2,
+                text: "no".into(),
+            }),
         };
         let document = JsonDocument::new("d", OffsetUnit::Utf16, vec![mention]);
         let json = serde_json::to_string(&document).unwrap();
         assert!(json.contains("\"offsets\":\"utf16\""), "{json}");
         assert!(json.contains("\"type\":\"NORMALIZABLES\""), "{json}");
         assert!(json.contains("\"concept\":{\"id\":\"63718003\""), "{json}");
+        assert!(json.contains("\"assertion\":\"negated\""), "{json}");
         assert_eq!(
             serde_json::from_str::<JsonDocument>(&json).unwrap(),
             document

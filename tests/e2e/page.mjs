@@ -212,6 +212,16 @@ const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#exp
 const csvLines = (await saved(csv)).trimEnd().split("\r\n");
 assert.equal(csvLines.length, rows.length + 1);
 assert.match(csvLines[0], /^type,start,end,text,score,snomed_ct_id/);
+// Assertions: each row says one; the BRAT export marks every row that is not present, and
+// hiding those leaves the present ones in the table.
+for (const row of rows) assert.match(row[9], /^(present|negated|possible|hypothetical|family|historical)\b/, row.join());
+const notPresent = rows.filter((row) => !row[9].startsWith("present")).length;
+assert.equal(ann.split("\n").filter((l) => l.startsWith("A")).length, notPresent);
+assert.match(csvLines[0], /,assertion,cue$/);
+await page.check("#hide-asserted");
+assert.equal((await page.$$("#table tbody tr")).length, rows.length - notPresent);
+await page.uncheck("#hide-asserted");
+assert.equal((await page.$$("#table tbody tr")).length, rows.length);
 
 await mkdir(OUT, { recursive: true });
 await page.click(`#highlighted mark[data-index="${withConcept}"]`);

@@ -47,9 +47,11 @@ await writeFile(textFile, text);
 execFileSync("cargo", ["build", "--profile", "ci", "--bin", "clinitag", "--quiet"], { cwd: ROOT, stdio: "inherit" });
 const cli = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
   ["tag", "--model", MODEL, "--index", INDEX, "--offsets", "utf16", "--format", "json", textFile], { encoding: "utf8" }));
-// Every door gives the same fields: offsets, type, text, score and the whole concept match. A
-// concept's score is an f32 in Rust, printed short by the CLI and widened by JavaScript.
-const shape = (e) => [e.start, e.end, e.type, e.text, e.concept && { ...e.concept, score: Math.fround(e.concept.score) }];
+// Every door gives the same fields: offsets, type, text, score, the whole concept match, the
+// assertion and its cue. A concept's score is an f32 in Rust, printed short by the CLI and
+// widened by JavaScript.
+const shape = (e) => [e.start, e.end, e.type, e.text, e.concept && { ...e.concept, score: Math.fround(e.concept.score) },
+  e.assertion, e.cue];
 const expected = cli.entities.map(shape);
 // And what it finds with both Spanish models as an ensemble.
 const cliEnsemble = JSON.parse(execFileSync(join(ROOT, "target/ci/clinitag"),
@@ -185,12 +187,27 @@ try {
           choices.push({ backend: measured.backend, timings: measured.timings, reason: measured.fallbackReason });
           measured.close();
         }
+        // WebGPU asked for: the package's module with it, on SwiftShader, against the CPU.
+        const gpu = await createTagger({ model: "models/bilstm-crf-es.clinitag", index: "models/snomed-es.idx", backend: "webgpu" });
+        const onGpu = await gpu.tag(text);
+        const gpuBackend = gpu.backend;
+        gpu.close();
+        const english = "Cisplatin-induced nephrotoxicity was reversed by magnesium in BRCA1 carriers.";
+        const englishOn = async (backend) => {
+          const englishTagger = await createTagger({ model: "models/bilstm-crf-en.clinitag", backend });
+          const found = await englishTagger.tag(english);
+          englishTagger.close();
+          return found;
+        };
+        const englishGpu = await englishOn("webgpu");
+        const englishCpu = await englishOn("cpu");
         return { backend: tagger.backend, fallbackReason: tagger.fallbackReason, timings: tagger.timings, entities,
-          damaged, missing, closed, choices, downloads: downloads.at(-1), loadMs: loaded - started, tagMs: tagged - loaded };
+          damaged, missing, closed, choices, downloads: downloads.at(-1), loadMs: loaded - started, tagMs: tagged - loaded,
+          gpuBackend, onGpu, englishGpu, englishCpu };
       };
       document.body.dataset.ready = "yes";
     </script>`);
-  const files = { "/models/bilstm-crf-es.clinitag": MODEL, "/models/snomed-es.idx": INDEX };
+  const files = { "/models/bilstm-crf-es.clinitag": MODEL, "/models/snomed-es.idx": INDEX, "/models/bilstm-crf-en.clinitag": ENGLISH };
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
     const file = files[path] ?? normalize(join(project, path === "/" ? "index.html" : path));
@@ -227,6 +244,14 @@ try {
     assert.equal(measured.backend, "cpu");
     assert.match(measured.reason, /tagged a short test text faster/);
     assert.deepEqual(remembered, measured, "the second load chose by the remembered times, without measuring");
+    // On WebGPU (SwiftShader) the same entities, concepts and assertions as on the CPU, scores
+    // within 0.01 (f32 sums in another order).
+    assert.equal(web.gpuBackend, "webgpu");
+    const same = (e) => [e.start, e.end, e.type, e.concept?.id ?? null, e.assertion];
+    assert.deepEqual(web.onGpu.map(same), web.entities.map(same));
+    web.onGpu.forEach((g, i) => assert.ok(Math.abs(g.score - web.entities[i].score) < 1e-2, `${g.text}: ${g.score} on WebGPU`));
+    assert.ok(web.englishCpu.length > 0);
+    assert.deepEqual(web.englishGpu.map(same), web.englishCpu.map(same));
     figures.autoProbeMs = { cpu: Math.round(measured.timings.cpu), swiftshader: Math.round(measured.timings.webgpu) };
     const bytes = (await stat(MODEL)).size + (await stat(INDEX)).size;
     assert.deepEqual(web.downloads, [bytes, bytes], "download progress ends at both files' size");
