@@ -59,20 +59,6 @@ pub enum Assertion {
     Historical,
 }
 
-impl Assertion {
-    /// Its name in JSON and in rule files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Assertion::Present => "present",
-            Assertion::Negated => "negated",
-            Assertion::Possible => "possible",
-            Assertion::Hypothetical => "hypothetical",
-            Assertion::Family => "family",
-            Assertion::Historical => "historical",
-        }
-    }
-}
-
 /// A SNOMED CT concept given to a mention, and how it was found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConceptMatch {

@@ -98,7 +98,7 @@ impl AssertionRules {
             let Some(first) = words.first() else {
                 return Err(Error::Invalid(format!("assertion rule {i} has no words")));
             };
-            let asserts = !matches!(rule.direction, Direction::Terminate | Direction::Pseudo);
+            let asserts = rule.direction.reach().is_some();
             if asserts && matches!(rule.category, None | Some(Assertion::Present)) {
                 return Err(Error::Invalid(format!(
                     "assertion rule '{}' opens a scope but names no category",
@@ -190,11 +190,8 @@ impl AssertionRules {
                 let Some(category) = rule.category else {
                     continue;
                 };
-                let (forward, backward) = match rule.direction {
-                    Direction::Forward => (true, false),
-                    Direction::Backward => (false, true),
-                    Direction::Bidirectional => (true, true),
-                    Direction::Terminate | Direction::Pseudo => continue,
+                let Some((forward, backward)) = rule.direction.reach() else {
+                    continue;
                 };
                 let mut spans = Vec::new();
                 if backward {
@@ -231,11 +228,8 @@ impl AssertionRules {
             let Some(category) = rule.category else {
                 continue;
             };
-            let (forward, backward) = match rule.direction {
-                Direction::Forward => (true, false),
-                Direction::Backward => (false, true),
-                Direction::Bidirectional => (true, true),
-                Direction::Terminate | Direction::Pseudo => continue,
+            let Some((forward, backward)) = rule.direction.reach() else {
+                continue;
             };
             let mut distance = None;
             if forward

@@ -21,6 +21,19 @@ pub enum Direction {
     Pseudo,
 }
 
+impl Direction {
+    /// Whether a trigger's scope runs forward and whether backward; none for a phrase that
+    /// opens no scope.
+    pub(crate) fn reach(self) -> Option<(bool, bool)> {
+        match self {
+            Direction::Forward => Some((true, false)),
+            Direction::Backward => Some((false, true)),
+            Direction::Bidirectional => Some((true, true)),
+            Direction::Terminate | Direction::Pseudo => None,
+        }
+    }
+}
+
 /// One trigger phrase.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
